@@ -1,0 +1,59 @@
+"""The ``asymfusion`` command: one entry point, one module per subcommand.
+
+Subcommand modules are imported only when chosen, so ``asymfusion replay --backend
+onnxruntime`` never imports torch and ``asymfusion train`` never imports rclpy. Each module
+named below provides ``add_arguments(parser)`` and ``run(args) -> int`` (the exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from asymfusion_ros import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("asymfusion_ros.fusion.summary", "parameter count and MACs of every fusion scheme"),
+    "train": ("asymfusion_ros.train", "train a segmenter on synthetic or NYUDv2 data"),
+    "eval": ("asymfusion_ros.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
+    "compare": ("asymfusion_ros.compare", "train and evaluate every fusion scheme alike"),
+    "export": ("asymfusion_ros.export", "export a checkpoint to a self-describing ONNX bundle"),
+    "build-engine": ("asymfusion_ros.inference.build_engine", "build and cache a TensorRT engine"),
+    "bench": ("asymfusion_ros.bench", "per-stage latency and fps of the inference pipeline"),
+    "replay": ("asymfusion_ros.replay", "run the segmenter over a rosbag, score it, write outputs"),
+    "make-bag": ("asymfusion_ros.make_bag", "write a rosbag of synthetic RGB-D frames with ground truth"),
+    "camera": ("asymfusion_ros.ros.camera", "publish synthetic (or recorded) RGB-D frames as a camera"),
+    "demo": ("asymfusion_ros.demo", "run the node on the default model with the synthetic camera"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The top-level parser; only the chosen subcommand's module is imported."""
+    parser = argparse.ArgumentParser(prog="asymfusion", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(cmd)
+            cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_list).parse_args(args_list)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
