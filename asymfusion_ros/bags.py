@@ -1,0 +1,270 @@
+"""Reading and writing rosbags with ``rosbags``: no ROS install, no rclpy.
+
+Replay and make-bag see bags only through this module, so every failure of the storage
+layer (a truncated MCAP, a garbage sqlite3 file, a message that does not deserialise)
+reaches them as one error class, :class:`BagReadError`, naming the bag at fault.
+A bag that breaks part-way through is read up to the break; the break is kept in
+:attr:`BagReader.read_error` so callers report what they skipped instead of crashing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterator
+from contextlib import suppress
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.interfaces import (
+    Connection,
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
+from rosbags.rosbag1 import ReaderError as Reader1Error
+from rosbags.rosbag2 import ReaderError as Reader2Error
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.serde import SerdeError
+from rosbags.typesys import Stores, TypesysError, get_typestore
+from rosbags.typesys.store import Typestore
+
+# Everything the storage and (de)serialisation layers of rosbags raise for bad input.
+_STORAGE_ERRORS = (
+    AnyReaderError,
+    Reader1Error,
+    Reader2Error,
+    SerdeError,
+    TypesysError,
+    sqlite3.DatabaseError,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AssertionError,
+    TypeError,
+)
+
+_NO_DURATION = QosTime(sec=0x7FFFFFFF, nsec=0xFFFFFFFF)
+LATCHED_QOS = Qos(
+    history=QosHistory.KEEP_LAST,
+    depth=1,
+    reliability=QosReliability.RELIABLE,
+    durability=QosDurability.TRANSIENT_LOCAL,
+    deadline=_NO_DURATION,
+    lifespan=_NO_DURATION,
+    liveliness=QosLiveliness.AUTOMATIC,
+    liveliness_lease_duration=_NO_DURATION,
+    avoid_ros_namespace_conventions=False,
+)
+"""Offered QoS of latched topics (``segmentation/classes``): ``ros2 bag play`` keeps them latched."""
+
+
+class BagReadError(RuntimeError):
+    """A bag cannot be read, or lacks what was asked of it."""
+
+
+class BagFormat(Enum):
+    """Storage formats of rosbag2 that we write."""
+
+    MCAP = "mcap"
+    SQLITE3 = "sqlite3"
+
+    @property
+    def plugin(self) -> StoragePlugin:
+        return StoragePlugin.MCAP if self is BagFormat.MCAP else StoragePlugin.SQLITE3
+
+
+@cache
+def typestore() -> Typestore:
+    """Message classes and CDR (de)serialisers for the messages we write (ROS 2 Humble and later)."""
+    return get_typestore(Stores.ROS2_HUMBLE)
+
+
+def msg_class(msgtype: str) -> Any:
+    """The rosbags message class of ``msgtype``, e.g. ``msg_class('sensor_msgs/msg/Image')``."""
+    return typestore().types[msgtype]
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """``builtin_interfaces/Time`` (ROS 2: sec, nanosec) or ROS 1 time (sec, nsec) -> int ns."""
+    nsec = getattr(stamp, "nanosec", None)
+    if nsec is None:
+        nsec = stamp.nsec
+    return int(stamp.sec) * 1_000_000_000 + int(nsec)
+
+
+class TopicSummary(NamedTuple):
+    """One topic of a bag: its message type and how many messages it holds."""
+
+    topic: str
+    msgtype: str
+    msgcount: int
+
+
+class BagMessage(NamedTuple):
+    """One message as stored: ``log_ns`` is the recording time, not the header stamp."""
+
+    topic: str
+    msgtype: str
+    log_ns: int
+    raw: bytes
+    connection: Connection
+
+
+class BagReader:
+    """A ROS 1 or ROS 2 bag (directory, ``.mcap``, ``.db3`` or ``.bag``) opened for reading.
+
+    A context manager; every storage failure becomes :class:`BagReadError`. Iteration
+    stops at the first unreadable record and keeps the reason in :attr:`read_error`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.read_error: str | None = None
+        self._reader: AnyReader | None = None
+
+    def __enter__(self) -> BagReader:
+        if not self.path.exists():
+            raise BagReadError(f"bag not found: {self.path}")
+        try:
+            reader = AnyReader([self.path], default_typestore=typestore())
+            reader.open()
+        except FileNotFoundError as err:
+            raise BagReadError(f"{self.path} is not a rosbag (directory, .mcap, .db3, .bag): {err}") from err
+        except _STORAGE_ERRORS as err:
+            raise BagReadError(f"cannot open bag {self.path}: {err or type(err).__name__}") from err
+        self._reader = reader
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            with suppress(*_STORAGE_ERRORS):  # closing a broken file must not hide why we are here
+                reader.close()
+
+    @property
+    def reader(self) -> AnyReader:
+        if self._reader is None:
+            raise BagReadError(f"bag {self.path} is not open")
+        return self._reader
+
+    @property
+    def is_ros1(self) -> bool:
+        return not self.reader.is2
+
+    @property
+    def start_ns(self) -> int:
+        return int(self.reader.start_time)
+
+    @property
+    def end_ns(self) -> int:
+        return int(self.reader.end_time)
+
+    def topics(self) -> dict[str, TopicSummary]:
+        """Every topic with a single message type, by name."""
+        out: dict[str, TopicSummary] = {}
+        for conn in self.reader.connections:
+            known = out.get(conn.topic)
+            count = conn.msgcount + (known.msgcount if known else 0)
+            out[conn.topic] = TopicSummary(conn.topic, conn.msgtype, count)
+        return dict(sorted(out.items()))
+
+    def connections(self, topics: Collection[str] | None = None) -> list[Connection]:
+        return [c for c in self.reader.connections if topics is None or c.topic in topics]
+
+    def messages(
+        self, topics: Collection[str] | None = None, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> Iterator[BagMessage]:
+        """Messages of ``topics`` (all when None) in recording order within [start_ns, stop_ns).
+
+        Stops at the first unreadable record; :attr:`read_error` then says where and why.
+        """
+        connections = self.connections(topics)
+        if not connections:
+            return
+        last_ns = start_ns
+        try:
+            stream = self.reader.messages(connections=connections, start=start_ns, stop=stop_ns)
+            for conn, log_ns, raw in stream:
+                last_ns = log_ns
+                yield BagMessage(conn.topic, conn.msgtype, log_ns, raw, conn)
+        except _STORAGE_ERRORS as err:
+            where = f"after t={last_ns} ns" if last_ns is not None else "at its start"
+            self.read_error = f"bag {self.path} unreadable {where}: {err or type(err).__name__}"
+
+    def first(self, topic: str) -> Any | None:
+        """The first message of ``topic``, deserialised (None when it has none or it is unreadable)."""
+        for message in self.messages([topic]):
+            try:
+                return self.deserialize(message)
+            except BagReadError:
+                return None
+        return None
+
+    def deserialize(self, message: BagMessage) -> Any:
+        try:
+            return self.reader.deserialize(message.raw, message.msgtype)
+        except _STORAGE_ERRORS as err:
+            raise BagReadError(f"{message.topic} at t={message.log_ns} ns in {self.path}: {err}") from err
+
+
+class BagWriter:
+    """A rosbag2 being written; topics are added on first use from the message's own type.
+
+    A context manager that always closes the bag, so an interrupted run still leaves a
+    readable bag (metadata.yaml and the MCAP summary are written on close).
+    """
+
+    def __init__(self, path: str | Path, fmt: BagFormat = BagFormat.MCAP) -> None:
+        self.path = Path(path)
+        self.format = fmt
+        self.counts: dict[str, int] = {}
+        self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=fmt.plugin)
+        self._connections: dict[str, Connection] = {}
+
+    def __enter__(self) -> BagWriter:
+        try:
+            self._writer.open()
+        except (WriterError, OSError) as err:
+            raise BagReadError(f"cannot create bag {self.path}: {err}") from err
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._writer.close()
+
+    def add_topic(
+        self, topic: str, msgtype: str, *, store: Typestore | None = None, latched: bool = False
+    ) -> Connection:
+        """Register ``topic`` (once); ``store`` gives the definition of a type not in ours."""
+        conn = self._connections.get(topic)
+        if conn is None:
+            qos = [LATCHED_QOS] if latched else []
+            conn = self._writer.add_connection(
+                topic, msgtype, typestore=store or typestore(), offered_qos_profiles=qos
+            )
+            self._connections[topic] = conn
+            self.counts[topic] = 0
+        return conn
+
+    def write(self, topic: str, msg: Any, stamp_ns: int, *, latched: bool = False) -> None:
+        """Serialise ``msg`` (a rosbags message object) to CDR and store it at ``stamp_ns``."""
+        msgtype = msg.__msgtype__
+        conn = self.add_topic(topic, msgtype, latched=latched)
+        self.write_raw(conn, typestore().serialize_cdr(msg, msgtype), stamp_ns)
+
+    def write_raw(self, conn: Connection, data: bytes | memoryview, stamp_ns: int) -> None:
+        """Store already serialised CDR ``data`` (copying a topic from another bag)."""
+        self._writer.write(conn, stamp_ns, data)
+        self.counts[conn.topic] += 1

@@ -1,0 +1,190 @@
+"""``asymfusion make-bag``: a rosbag2 of our synthetic RGB-D camera, with ground truth.
+
+The bag looks like a recording of a real driver (RealSense-style topic names): colour and
+depth are stamped a few milliseconds apart with small jitter, camera_info shares the colour
+stamp, and messages are logged a little after their stamps, as a recorder receives them.
+Ground-truth labels ride along on ``/camera/segmentation/ground_truth`` (mono8, 255 = void)
+with the colour stamp, so ``asymfusion replay`` can score a model anywhere, no robot needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, msg_class
+from asymfusion_ros.data.sample import RGBDSample
+
+FRAME_ID = "camera_color_optical_frame"
+RGB_TOPIC = "/camera/color/image_raw"
+DEPTH_TOPIC = "/camera/depth/image_raw"
+INFO_TOPIC = "/camera/color/camera_info"
+LABEL_TOPIC = "/camera/segmentation/ground_truth"
+
+START_NS = 1_700_000_000 * 1_000_000_000
+"""Stamp of the first frame: a fixed wall-clock time, so equal arguments give equal bags."""
+
+DEPTH_OFFSET_NS = 4_000_000
+"""Depth is exposed this long after colour (plus jitter), as on unsynchronised RGB-D cameras."""
+
+
+class StampedMessage(NamedTuple):
+    """A message with its recording time (``log_ns``) for writing in recording order."""
+
+    log_ns: int
+    order: int  # tie-break so heapq never compares messages
+    topic: str
+    msg: Any
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' (W x H, as cameras are described) -> (H, W)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WxH, e.g. 640x480, got {text!r}") from None
+    if w < 32 or h < 32:
+        raise argparse.ArgumentTypeError(f"size must be at least 32x32, got {text!r}")
+    return h, w
+
+
+def _header(stamp_ns: int) -> Any:
+    sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+    time = msg_class("builtin_interfaces/msg/Time")(sec=sec, nanosec=nanosec)
+    return msg_class("std_msgs/msg/Header")(stamp=time, frame_id=FRAME_ID)
+
+
+def image_msg(array: np.ndarray, encoding: str, stamp_ns: int) -> Any:
+    """A rosbags ``sensor_msgs/Image`` holding ``array`` (little-endian, rows packed)."""
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    return msg_class("sensor_msgs/msg/Image")(
+        header=_header(stamp_ns),
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=array.strides[0],
+        data=array.view(np.uint8).reshape(-1),
+    )
+
+
+def camera_info_msg(intrinsics: np.ndarray, size: tuple[int, int], stamp_ns: int) -> Any:
+    """A distortion-free ``sensor_msgs/CameraInfo`` for the 3x3 ``intrinsics`` at (H, W)."""
+    projection = np.zeros((3, 4), dtype=np.float64)
+    projection[:, :3] = intrinsics
+    return msg_class("sensor_msgs/msg/CameraInfo")(
+        header=_header(stamp_ns),
+        height=size[0],
+        width=size[1],
+        distortion_model="plumb_bob",
+        d=np.zeros(5, dtype=np.float64),
+        k=np.asarray(intrinsics, dtype=np.float64).reshape(-1),
+        r=np.eye(3, dtype=np.float64).reshape(-1),
+        p=projection.reshape(-1),
+        binning_x=0,
+        binning_y=0,
+        roi=msg_class("sensor_msgs/msg/RegionOfInterest")(
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+        ),
+    )
+
+
+def frame_messages(sample: RGBDSample, rgb_ns: int, depth_ns: int) -> list[tuple[str, int, Any]]:
+    """(topic, stamp_ns, message) of one camera frame: colour, camera_info, depth (16UC1 mm), labels."""
+    depth_mm = np.round(sample.depth_m * 1000.0).clip(0, 65535).astype(np.uint16)
+    size = sample.rgb.shape[:2]
+    out = [
+        (RGB_TOPIC, rgb_ns, image_msg(sample.rgb, "rgb8", rgb_ns)),
+        (INFO_TOPIC, rgb_ns, camera_info_msg(sample.K, size, rgb_ns)),
+        (DEPTH_TOPIC, depth_ns, image_msg(depth_mm, "16UC1", depth_ns)),
+    ]
+    if sample.labels is not None:
+        out.append((LABEL_TOPIC, rgb_ns, image_msg(sample.labels, "mono8", rgb_ns)))
+    return out
+
+
+def synthetic_messages(
+    frames: int, rate_hz: float, size: tuple[int, int], seed: int
+) -> Iterator[StampedMessage]:
+    """Every message of the synthetic recording, in recording (log time) order."""
+    from asymfusion_ros.data.synthetic import SyntheticScenes
+
+    scenes = SyntheticScenes(size=size, seed=seed)
+    rng = np.random.default_rng(seed)
+    period_ns = round(1e9 / rate_hz)
+    pending: list[StampedMessage] = []
+    order = 0
+    for index in range(frames):
+        base_ns = START_NS + index * period_ns
+        rgb_ns = base_ns + int(rng.normal(0.0, 0.5e6))
+        depth_ns = rgb_ns + DEPTH_OFFSET_NS + int(rng.normal(0.0, 1.0e6))
+        for topic, stamp_ns, msg in frame_messages(scenes.frame(index), rgb_ns, depth_ns):
+            transport_ns = int(rng.uniform(3e6, 12e6))  # driver + DDS delay before the recorder sees it
+            heapq.heappush(pending, StampedMessage(stamp_ns + transport_ns, order, topic, msg))
+            order += 1
+        # Nothing of later frames can be logged before the next frame's nominal time.
+        while pending and pending[0].log_ns < base_ns + period_ns:
+            yield heapq.heappop(pending)
+    while pending:
+        yield heapq.heappop(pending)
+
+
+def write_synthetic_bag(
+    out: Path,
+    *,
+    frames: int,
+    rate_hz: float = 30.0,
+    size: tuple[int, int] = (480, 640),
+    seed: int = 0,
+    fmt: BagFormat = BagFormat.MCAP,
+) -> dict[str, int]:
+    """Write the synthetic recording to ``out`` (a new rosbag2 directory); message counts by topic."""
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if rate_hz <= 0:
+        raise ValueError(f"rate must be > 0 Hz, got {rate_hz}")
+    with BagWriter(out, fmt) as writer:
+        for message in synthetic_messages(frames, rate_hz, size, seed):
+            writer.write(message.topic, message.msg, message.log_ns)
+        return dict(writer.counts)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--synthetic", action="store_true", required=True,
+                        help="frames from the synthetic scene generator (the only source for now)")
+    parser.add_argument("--frames", type=int, required=True, help="number of camera frames")
+    parser.add_argument("--rate", type=float, default=30.0, help="frame rate in Hz (default 30)")
+    parser.add_argument("--size", type=parse_size, default=(480, 640), metavar="WxH",
+                        help="image size (default 640x480)")
+    parser.add_argument("--seed", type=int, default=0, help="scene seed (same seed, same bag)")
+    parser.add_argument("--format", choices=[f.value for f in BagFormat], default=BagFormat.MCAP.value,
+                        help="rosbag2 storage (default mcap)")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="bag directory to create")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        print(f"make-bag: {args.out} exists already, not overwriting", file=sys.stderr)
+        return 2
+    try:
+        counts = write_synthetic_bag(
+            args.out, frames=args.frames, rate_hz=args.rate, size=args.size, seed=args.seed,
+            fmt=BagFormat(args.format),
+        )
+    except ValueError as err:
+        print(f"make-bag: {err}", file=sys.stderr)
+        return 2
+    except BagReadError as err:
+        print(f"make-bag: {err}", file=sys.stderr)
+        return 1
+    for topic, count in counts.items():
+        print(f"{topic}: {count}")
+    print(f"wrote {args.out} ({args.format})")
+    return 0
