@@ -1,0 +1,81 @@
+"""AsymFusion segmenter (Wang et al., ACM MM 2020): one shared network, M modality streams.
+
+All streams run as one modality-major batch through a ResNet whose convolutions are shared
+and whose BatchNorms are private (``ModalityBatchNorm``), with asymmetric bidirectional fusion
+in the last block of each stage, then through the shared light-weight RefineNet decoder. Each
+stream yields logits; the prediction is their ensemble sum_m softmax(alpha)_m * logits_m. As in
+the public code the branch logits are detached inside the ensemble, so the ensemble's loss
+trains alpha only and each stream is trained by its own (aux) loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asymfusion_ros.fusion.decoder import RefineDecoder
+from asymfusion_ros.fusion.encoder import ALL_STAGES, PAPER_EXCHANGE_FRACTION, ResNet, resnet
+from asymfusion_ros.fusion.ops import ModelOutput, split_streams, stack_inputs
+
+__all__ = ["AsymFusion", "upsample"]
+
+
+def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
+    """Logits to input resolution: bilinear, align_corners=False (a static ONNX Resize)."""
+    return F.interpolate(logits, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False)
+
+
+class AsymFusion(nn.Module):
+    """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
+
+    def __init__(
+        self,
+        modalities: Sequence[str] = ("rgb", "depth"),
+        *,
+        backbone: str = "resnet18",
+        num_classes: int = 40,
+        width: float = 1.0,
+        exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
+        fusion_stages: Iterable[int] = ALL_STAGES,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        self.num_classes = num_classes
+        stages = sorted(set(fusion_stages))
+        self.config = {
+            "scheme": "asymfusion",
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "modalities": list(self.modalities),
+            "width": width,
+            "exchange_fraction": exchange_fraction,
+            "fusion_stages": stages,
+            "dropout": dropout,
+        }
+        num = len(self.modalities)
+        self.encoder = resnet(
+            backbone,
+            num_modalities=num,
+            width=width,
+            fused=True,
+            exchange_fraction=exchange_fraction,
+            fusion_stages=stages,
+        )
+        self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
+        self.alpha = nn.Parameter(torch.zeros(num))
+
+    def encoders(self) -> tuple[ResNet, ...]:
+        """The encoders that take ImageNet weights."""
+        return (self.encoder,)
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        x = stack_inputs(inputs, self.modalities)
+        streams = split_streams(self.decoder(self.encoder(x)), len(self.modalities))
+        weights = torch.softmax(self.alpha, dim=0)
+        ensemble = sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))
+        size = x.shape[-2:]
+        return ModelOutput(upsample(ensemble, size), tuple(upsample(s, size) for s in streams))  # type: ignore[arg-type]

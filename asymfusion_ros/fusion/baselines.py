@@ -1,0 +1,122 @@
+"""Baselines that share AsymFusion's encoder and decoder, so comparisons differ only in fusion.
+
+* ``SingleStream``: one modality (schemes ``rgb`` and ``depth``), plain BatchNorm.
+* ``EarlyConcat``: the modalities concatenated on channels at the input (scheme ``concat``).
+* ``LateAverage``: one separate single-stream network per modality, logits averaged
+  (scheme ``average``); every network's logits are also returned as aux outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import torch
+from torch import Tensor, nn
+
+from asymfusion_ros.fusion.asymfusion import upsample
+from asymfusion_ros.fusion.decoder import RefineDecoder
+from asymfusion_ros.fusion.encoder import ResNet, resnet
+from asymfusion_ros.fusion.ops import ModelOutput, check_inputs, stack_inputs
+
+__all__ = ["EarlyConcat", "LateAverage", "SingleStream"]
+
+
+class SingleStream(nn.Module):
+    """ResNet + light-weight RefineNet on one input tensor; ``aux`` is empty."""
+
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        *,
+        backbone: str = "resnet18",
+        num_classes: int = 40,
+        width: float = 1.0,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        self.num_classes = num_classes
+        self.config = {
+            "scheme": self._scheme(),
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "modalities": list(self.modalities),
+            "width": width,
+            "dropout": dropout,
+        }
+        self.encoder = resnet(backbone, in_channels=3 * self._input_stacks(), width=width)
+        self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
+
+    def _scheme(self) -> str:
+        return self.modalities[0]
+
+    def _input_stacks(self) -> int:
+        if len(self.modalities) != 1:
+            raise ValueError(f"a single-stream network takes 1 modality, got {list(self.modalities)}")
+        return 1
+
+    def _input(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        return stack_inputs(inputs, self.modalities)
+
+    def encoders(self) -> tuple[ResNet, ...]:
+        return (self.encoder,)
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        x = self._input(inputs)
+        return ModelOutput(upsample(self.decoder(self.encoder(x)), x.shape[-2:]), ())
+
+
+class EarlyConcat(SingleStream):
+    """Early fusion: a 3M-channel stem conv, otherwise one plain stream."""
+
+    def _scheme(self) -> str:
+        return "concat"
+
+    def _input_stacks(self) -> int:
+        if len(self.modalities) < 2:
+            raise ValueError(f"scheme 'concat' needs >= 2 modalities, got {list(self.modalities)}")
+        return len(self.modalities)
+
+    def _input(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        stacked = stack_inputs(inputs, self.modalities)
+        return torch.cat(stacked.chunk(len(self.modalities), dim=0), dim=1)
+
+
+class LateAverage(nn.Module):
+    """Late fusion: separate single-modality networks, logits averaged."""
+
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        *,
+        backbone: str = "resnet18",
+        num_classes: int = 40,
+        width: float = 1.0,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        if len(self.modalities) < 2:
+            raise ValueError(f"scheme 'average' needs >= 2 modalities, got {list(self.modalities)}")
+        self.num_classes = num_classes
+        self.config = {
+            "scheme": "average",
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "modalities": list(self.modalities),
+            "width": width,
+            "dropout": dropout,
+        }
+        self.nets = nn.ModuleList(
+            SingleStream((m,), backbone=backbone, num_classes=num_classes, width=width, dropout=dropout)
+            for m in self.modalities
+        )
+
+    def encoders(self) -> tuple[ResNet, ...]:
+        return tuple(cast(SingleStream, net).encoder for net in self.nets)
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        check_inputs(inputs, self.modalities)
+        streams = tuple(net(inputs).logits for net in self.nets)
+        return ModelOutput(torch.stack(streams, dim=0).mean(dim=0), streams)
