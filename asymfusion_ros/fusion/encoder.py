@@ -36,6 +36,7 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "load_pretrained",
+    "make_stage",
     "resnet",
     "scaled",
     "torchvision_to_encoder",
@@ -170,6 +171,33 @@ BACKBONES: dict[str, tuple[Block, tuple[int, int, int, int]]] = {
 }
 
 
+def make_stage(
+    block: Block,
+    inplanes: int,
+    planes: int,
+    blocks: int,
+    stride: int,
+    norm_layer: NormLayer = nn.BatchNorm2d,
+    fusion: AsymmetricFusion | None = None,
+) -> nn.Sequential:
+    """A ResNet stage (torchvision ``_make_layer``); ``fusion`` goes into its last block.
+
+    The first block downsamples, so a fused stage needs >= 2 blocks.
+    """
+    if fusion is not None and blocks < 2:
+        raise ValueError(f"a fused stage needs >= 2 blocks, got {blocks}")
+    downsample = None
+    if stride != 1 or inplanes != planes * block.expansion:
+        downsample = nn.Sequential(
+            conv1x1(inplanes, planes * block.expansion, stride), norm_layer(planes * block.expansion)
+        )
+    layers = [block(inplanes, planes, stride, downsample, norm_layer)]
+    for i in range(1, blocks):
+        last = fusion if i == blocks - 1 else None
+        layers.append(block(planes * block.expansion, planes, norm_layer=norm_layer, fusion=last))
+    return nn.Sequential(*layers)
+
+
 class ResNet(nn.Module):
     """ResNet feature extractor: returns the four stage outputs (strides 4, 8, 16, 32).
 
@@ -192,39 +220,23 @@ class ResNet(nn.Module):
         stages = tuple(fusion_stages)
         if any(s not in ALL_STAGES for s in stages):
             raise ValueError(f"fusion_stages must be drawn from {ALL_STAGES}, got {stages}")
-        self._norm_layer = norm_layer
-        self.inplanes = scaled(64, width)
-        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = norm_layer(self.inplanes)
+        stem = scaled(64, width)
+        self.conv1 = nn.Conv2d(in_channels, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = norm_layer(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         planes = [scaled(c, width) for c in (64, 128, 256, 512)]
         e = block.expansion
         fuse = [fusion if s in stages else None for s in ALL_STAGES]
-        self.layer1 = self._make_layer(block, planes[0], layers[0], 1, fuse[0])
-        self.layer2 = self._make_layer(block, planes[1], layers[1], 2, fuse[1])
-        self.layer3 = self._make_layer(block, planes[2], layers[2], 2, fuse[2])
-        self.layer4 = self._make_layer(block, planes[3], layers[3], 2, fuse[3])
+        inplanes = (stem, planes[0] * e, planes[1] * e, planes[2] * e)
+        self.layer1 = make_stage(block, inplanes[0], planes[0], layers[0], 1, norm_layer, fuse[0])
+        self.layer2 = make_stage(block, inplanes[1], planes[1], layers[1], 2, norm_layer, fuse[1])
+        self.layer3 = make_stage(block, inplanes[2], planes[2], layers[2], 2, norm_layer, fuse[2])
+        self.layer4 = make_stage(block, inplanes[3], planes[3], layers[3], 2, norm_layer, fuse[3])
         self.out_channels = (planes[0] * e, planes[1] * e, planes[2] * e, planes[3] * e)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def _make_layer(
-        self, block: Block, planes: int, blocks: int, stride: int, fusion: AsymmetricFusion | None
-    ) -> nn.Sequential:
-        norm_layer = self._norm_layer
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.inplanes, planes * block.expansion, stride), norm_layer(planes * block.expansion)
-            )
-        layers = [block(self.inplanes, planes, stride, downsample, norm_layer)]
-        self.inplanes = planes * block.expansion
-        for i in range(1, blocks):
-            last = fusion if i == blocks - 1 else None
-            layers.append(block(self.inplanes, planes, norm_layer=norm_layer, fusion=last))
-        return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
