@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import NamedTuple
 
 import torch
@@ -84,10 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     size = (int(args.size[0]), int(args.size[1]))
-    costs = [
-        model_cost(s, backbone=args.backbone, width=args.width, num_classes=args.num_classes, size_hw=size)
-        for s in SCHEMES
-    ]
+    try:
+        costs = [
+            model_cost(s, backbone=args.backbone, width=args.width, num_classes=args.num_classes, size_hw=size)
+            for s in SCHEMES
+        ]
+    except ValueError as err:
+        print(f"asymfusion models: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([c._asdict() for c in costs], indent=2))
         return 0
