@@ -276,7 +276,7 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 COLOR_ENCODINGS = frozenset({"rgb8", "bgr8", "rgba8", "bgra8"})
 DEPTH_ENCODINGS = frozenset({"16UC1", "32FC1"})
-LABEL_ENCODINGS = frozenset({"mono8", "mono16", "8UC1", "16UC1"})
+LABEL_ENCODINGS = frozenset({"mono8", "mono16"})
 LABEL_HINTS = ("ground_truth", "groundtruth", "label", "semantic", "segmentation")
 """A label image is told from a grey image by its topic name holding one of these (or a ``gt`` part)."""
 NODE_OUTPUTS = tuple(f"segmentation/{name}" for name in ("labels", "color", "overlay", "confidence"))

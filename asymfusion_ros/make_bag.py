@@ -18,8 +18,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, msg_class
+from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, typestore
 from asymfusion_ros.data.sample import RGBDSample
+from asymfusion_ros.ros.messages import build_camera_info, build_header, build_image, rosbags_factory
 
 FRAME_ID = "camera_color_optical_frame"
 RGB_TOPIC = "/camera/color/image_raw"
@@ -54,59 +55,20 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _header(stamp_ns: int) -> Any:
-    sec, nanosec = divmod(stamp_ns, 1_000_000_000)
-    time = msg_class("builtin_interfaces/msg/Time")(sec=sec, nanosec=nanosec)
-    return msg_class("std_msgs/msg/Header")(stamp=time, frame_id=FRAME_ID)
-
-
-def image_msg(array: np.ndarray, encoding: str, stamp_ns: int) -> Any:
-    """A rosbags ``sensor_msgs/Image`` holding ``array`` (little-endian, rows packed)."""
-    array = np.ascontiguousarray(array)
-    height, width = array.shape[:2]
-    return msg_class("sensor_msgs/msg/Image")(
-        header=_header(stamp_ns),
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=0,
-        step=array.strides[0],
-        data=array.view(np.uint8).reshape(-1),
-    )
-
-
-def camera_info_msg(intrinsics: np.ndarray, size: tuple[int, int], stamp_ns: int) -> Any:
-    """A distortion-free ``sensor_msgs/CameraInfo`` for the 3x3 ``intrinsics`` at (H, W)."""
-    projection = np.zeros((3, 4), dtype=np.float64)
-    projection[:, :3] = intrinsics
-    return msg_class("sensor_msgs/msg/CameraInfo")(
-        header=_header(stamp_ns),
-        height=size[0],
-        width=size[1],
-        distortion_model="plumb_bob",
-        d=np.zeros(5, dtype=np.float64),
-        k=np.asarray(intrinsics, dtype=np.float64).reshape(-1),
-        r=np.eye(3, dtype=np.float64).reshape(-1),
-        p=projection.reshape(-1),
-        binning_x=0,
-        binning_y=0,
-        roi=msg_class("sensor_msgs/msg/RegionOfInterest")(
-            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
-        ),
-    )
-
-
 def frame_messages(sample: RGBDSample, rgb_ns: int, depth_ns: int) -> list[tuple[str, int, Any]]:
     """(topic, stamp_ns, message) of one camera frame: colour, camera_info, depth (16UC1 mm), labels."""
+    factory = rosbags_factory(typestore())
+    rgb_header = build_header(factory, rgb_ns, FRAME_ID)
+    depth_header = build_header(factory, depth_ns, FRAME_ID)
     depth_mm = np.round(sample.depth_m * 1000.0).clip(0, 65535).astype(np.uint16)
-    size = sample.rgb.shape[:2]
+    height, width = sample.rgb.shape[:2]
     out = [
-        (RGB_TOPIC, rgb_ns, image_msg(sample.rgb, "rgb8", rgb_ns)),
-        (INFO_TOPIC, rgb_ns, camera_info_msg(sample.K, size, rgb_ns)),
-        (DEPTH_TOPIC, depth_ns, image_msg(depth_mm, "16UC1", depth_ns)),
+        (RGB_TOPIC, rgb_ns, build_image(factory, rgb_header, sample.rgb, "rgb8")),
+        (INFO_TOPIC, rgb_ns, build_camera_info(factory, rgb_header, sample.K, height, width)),
+        (DEPTH_TOPIC, depth_ns, build_image(factory, depth_header, depth_mm, "16UC1")),
     ]
     if sample.labels is not None:
-        out.append((LABEL_TOPIC, rgb_ns, image_msg(sample.labels, "mono8", rgb_ns)))
+        out.append((LABEL_TOPIC, rgb_ns, build_image(factory, rgb_header, sample.labels, "mono8")))
     return out
 
 
@@ -157,15 +119,24 @@ def write_synthetic_bag(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--synthetic", action="store_true", required=True,
-                        help="frames from the synthetic scene generator (the only source for now)")
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        required=True,
+        help="frames from the synthetic scene generator (the only source for now)",
+    )
     parser.add_argument("--frames", type=int, required=True, help="number of camera frames")
     parser.add_argument("--rate", type=float, default=30.0, help="frame rate in Hz (default 30)")
-    parser.add_argument("--size", type=parse_size, default=(480, 640), metavar="WxH",
-                        help="image size (default 640x480)")
+    parser.add_argument(
+        "--size", type=parse_size, default=(480, 640), metavar="WxH", help="image size (default 640x480)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="scene seed (same seed, same bag)")
-    parser.add_argument("--format", choices=[f.value for f in BagFormat], default=BagFormat.MCAP.value,
-                        help="rosbag2 storage (default mcap)")
+    parser.add_argument(
+        "--format",
+        choices=[f.value for f in BagFormat],
+        default=BagFormat.MCAP.value,
+        help="rosbag2 storage (default mcap)",
+    )
     parser.add_argument("-o", "--out", type=Path, required=True, help="bag directory to create")
 
 
@@ -175,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         counts = write_synthetic_bag(
-            args.out, frames=args.frames, rate_hz=args.rate, size=args.size, seed=args.seed,
+            args.out,
+            frames=args.frames,
+            rate_hz=args.rate,
+            size=args.size,
+            seed=args.seed,
             fmt=BagFormat(args.format),
         )
     except ValueError as err:

@@ -1,0 +1,582 @@
+"""``asymfusion replay BAG``: every frame of a recording through the node's own pipeline.
+
+A live ``ros2 bag play`` drops frames whenever inference is slower than the camera; this
+does not. Messages are read in recording order with ``rosbags`` (no ROS install), paired
+by the node's approximate-time synchroniser (``ros/sync.py``), converted by the node's
+message functions (``ros/messages.py``) and run through the same ``Segmenter`` and
+``geometry``; so an offline score is the score of what the robot would run.
+
+Outputs: scores against a ground-truth label topic, per-stage latency, a report folder,
+and optionally a bag with the node's output topics beside the inputs for RViz/Foxglove.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from asymfusion_ros.bags import (
+    BagFormat,
+    BagMessage,
+    BagReader,
+    BagReadError,
+    BagWriter,
+    StreamTopics,
+    TopicChoiceError,
+    detect_topics,
+    stamp_to_ns,
+    typestore,
+)
+from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
+from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.replay_report import ReplayReport, summary_lines, write_report
+from asymfusion_ros.ros import messages
+from asymfusion_ros.ros.sync import ApproximateTimeSync
+
+RGB, DEPTH = 0, 1  # synchroniser inputs
+OUTPUT_TOPICS = ("labels", "color", "overlay", "confidence", "points", "class_tags", "classes")
+"""The node's outputs under ``<namespace>/segmentation/``."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The node parameters that shape its outputs; replay uses the node's defaults."""
+
+    queue_size: int = 10
+    depth_scale: float = 0.001
+    overlay_alpha: float = 0.5
+    point_stride: int = 2
+    min_range_m: float = 0.1
+    max_range_m: float = 10.0
+    tag_min_points: int = 50
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Everything one replay needs; ``start_s``/``end_s`` count from the bag's first message."""
+
+    bag: Path
+    model: str = "default"
+    backend: str = "auto"
+    precision: str = "fp16"
+    rgb_topic: str | None = None
+    depth_topic: str | None = None
+    info_topic: str | None = None
+    label_topic: str | None = None
+    slop_s: float = 0.02
+    start_s: float | None = None
+    end_s: float | None = None
+    max_frames: int | None = None
+    out: Path | None = None
+    out_format: BagFormat = BagFormat.MCAP
+    namespace: str | None = None
+    report_dir: Path | None = None
+    overlays: int = 4
+    progress: bool = True
+    node: NodeSettings = field(default_factory=NodeSettings)
+
+
+class Frame(NamedTuple):
+    """One synchronised camera frame, decoded; ``header`` is the colour image's (stamp, frame_id)."""
+
+    number: int
+    stamp_ns: int
+    header: Any
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    K: np.ndarray
+
+
+def output_namespace(rgb_topic: str) -> str:
+    """The node's namespace for a camera: the first level of the colour topic (``/camera``)."""
+    parts = rgb_topic.strip("/").split("/")
+    return f"/{parts[0]}" if len(parts) > 1 else ""
+
+
+def label_image(msg: Any) -> np.ndarray:
+    """A mono8 / mono16 label image -> (H, W) uint8 or uint16 class ids, read by the node's readers."""
+    encoding = str(msg.encoding)
+    if encoding == "mono8":
+        return messages.image_to_rgb(msg)[..., 0]
+    if encoding == "mono16":
+        return messages.image_to_depth_m(msg, depth_scale=1.0).astype(np.uint16)
+    raise messages.EncodingError(f"label encoding {encoding!r} not supported (use mono8 or mono16)")
+
+
+class LabelMatcher:
+    """Pairs predictions with ground truth by stamp: exact, else the nearest within slop.
+
+    Labels may be recorded before or after their frame, so a prediction waits until a later
+    label (past the slop) or ``horizon_ns`` of recording time shows that none will come.
+    """
+
+    def __init__(self, slop_ns: int, horizon_ns: int = 2_000_000_000) -> None:
+        self.slop_ns = slop_ns
+        self.horizon_ns = horizon_ns
+        self.labels: dict[int, Any] = {}
+        self.pending: dict[int, Any] = {}
+        self.newest_label_ns: int | None = None
+
+    def add_label(self, stamp_ns: int, msg: Any) -> None:
+        self.labels[stamp_ns] = msg
+        self.newest_label_ns = (
+            stamp_ns if self.newest_label_ns is None else max(self.newest_label_ns, stamp_ns)
+        )
+
+    def add_prediction(self, stamp_ns: int, prediction: Any) -> None:
+        self.pending[stamp_ns] = prediction
+
+    def ready(self, now_ns: int) -> Iterator[tuple[int, Any, Any | None]]:
+        """(stamp, prediction, label message or None) of every prediction that can be decided."""
+        for stamp in sorted(self.pending):
+            label_past = self.newest_label_ns is not None and self.newest_label_ns > stamp + self.slop_ns
+            if stamp in self.labels or label_past or now_ns > stamp + self.horizon_ns:
+                yield stamp, self.pending.pop(stamp), self._take(stamp)
+        # Labels older than any frame still to come can never match: forget them.
+        horizon = now_ns - self.horizon_ns - self.slop_ns
+        for stamp in [s for s in self.labels if s < horizon]:
+            del self.labels[stamp]
+
+    def flush(self) -> Iterator[tuple[int, Any, Any | None]]:
+        for stamp in sorted(self.pending):
+            yield stamp, self.pending.pop(stamp), self._take(stamp)
+
+    def _take(self, stamp_ns: int) -> Any | None:
+        if stamp_ns in self.labels:
+            return self.labels.pop(stamp_ns)
+        near = [s for s in self.labels if abs(s - stamp_ns) <= self.slop_ns]
+        return self.labels.pop(min(near, key=lambda s: abs(s - stamp_ns))) if near else None
+
+
+class Replay:
+    """One pass over a bag; callbacks of the synchroniser do the per-frame work."""
+
+    def __init__(
+        self,
+        cfg: ReplayConfig,
+        segmenter: Any,
+        topics: StreamTopics,
+        report: ReplayReport,
+        writer: BagWriter | None,
+        stop: threading.Event,
+    ) -> None:
+        self.cfg = cfg
+        self.segmenter = segmenter
+        self.classes: ClassSet = segmenter.classes
+        self.palette = self.classes.palette()
+        self.topics = topics
+        self.report = report
+        self.writer = writer
+        self.stop = stop
+        self.sync = ApproximateTimeSync(2, cfg.node.queue_size, cfg.slop_s, self._on_frame)
+        self.labels = LabelMatcher(round(cfg.slop_s * 1e9)) if topics.labels else None
+        self.factory = messages.rosbags_factory(typestore())
+        ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
+        self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
+        self.K: np.ndarray | None = None
+        self.seen = {RGB: 0, DEPTH: 0}
+        self.synced = 0
+        self.overlay_every = 1
+        self.figures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.progress: Any = None
+        self.classes_written = False
+
+    # -- reading -------------------------------------------------------------------------
+
+    def feed(self, bag: BagReader, message: BagMessage) -> None:
+        """One recorded message: camera_info updates K, images go to the synchroniser."""
+        topic = message.topic
+        if self.writer is not None and not bag.is_ros1:
+            self.writer.write_raw(
+                self.writer.add_topic(topic, message.msgtype, store=bag.reader.typestore),
+                message.raw,
+                message.log_ns,
+            )
+        if topic not in (self.topics.rgb, self.topics.depth, self.topics.info, self.topics.labels):
+            return
+        try:
+            msg = bag.deserialize(message)
+        except BagReadError as err:
+            self.report.skip(f"{topic}: undecodable message")
+            self.report.warn(str(err))
+            return
+        if topic == self.topics.info:
+            self._on_info(msg)
+        elif topic == self.topics.labels and self.labels is not None:
+            self.labels.add_label(stamp_to_ns(msg.header.stamp), msg)
+        else:
+            index = RGB if topic == self.topics.rgb else DEPTH
+            self.seen[index] += 1
+            self.sync.add(index, stamp_to_ns(msg.header.stamp), msg)
+        if self.labels is not None:
+            self._score(self.labels.ready(message.log_ns))
+
+    def _on_info(self, msg: Any) -> None:
+        try:
+            self.K = messages.camera_info_to_k(msg)
+        except messages.MessageError as err:
+            self.report.skip(f"{self.topics.info}: {err}")
+
+    # -- one frame -----------------------------------------------------------------------
+
+    def _on_frame(self, rgb_msg: Any, depth_msg: Any) -> None:
+        self.synced += 1
+        if self.cfg.max_frames is not None and self.report.frames >= self.cfg.max_frames:
+            return
+        t0 = time.perf_counter()
+        frame = self._decode(rgb_msg, depth_msg)
+        if frame is None:
+            return
+        t1 = time.perf_counter()
+        seg = self.segmenter.segment(frame.rgb, frame.depth_m)
+        timings = {"decode": (t1 - t0) * 1e3, **{k: float(v) for k, v in seg.timings_ms.items()}}
+        timings["segment"] = (time.perf_counter() - t1) * 1e3
+        if self.writer is not None:
+            timings.update(self._write_outputs(frame, seg))
+        timings["total"] = sum(v for k, v in timings.items() if k in ("decode", "segment", "outputs"))
+        self.report.add_frame(frame.stamp_ns, timings)
+        if self._wants_figure(frame.number):
+            from asymfusion_ros.geometry import colorize
+
+            self.figures[frame.stamp_ns] = (frame.rgb, colorize(seg.labels, self.palette))
+        if self.labels is not None:
+            self.labels.add_prediction(frame.stamp_ns, seg.labels)
+        else:
+            self._save_figure(frame.stamp_ns, None)
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def _decode(self, rgb_msg: Any, depth_msg: Any) -> Frame | None:
+        """The frame as arrays, or None after counting why it cannot be used."""
+        if self.K is None:
+            self.report.skip("no camera_info before the frame")
+            return None
+        try:
+            rgb = messages.image_to_rgb(rgb_msg)
+        except messages.MessageError as err:
+            self.report.skip(f"{self.topics.rgb}: {err}")
+            return None
+        try:
+            depth_m = messages.image_to_depth_m(depth_msg, self.cfg.node.depth_scale)
+        except messages.MessageError as err:
+            self.report.skip(f"{self.topics.depth}: {err}")
+            return None
+        if depth_m.shape != rgb.shape[:2]:
+            self.report.skip(
+                f"depth {depth_m.shape[1]}x{depth_m.shape[0]} != colour {rgb.shape[1]}x{rgb.shape[0]}"
+            )
+            return None
+        header = rgb_msg.header
+        return Frame(self.report.frames, stamp_to_ns(header.stamp), header, rgb, depth_m, self.K)
+
+    def _write_outputs(self, frame: Frame, seg: Any) -> dict[str, float]:
+        """The node's output messages of one frame, stamped with the input's header."""
+        from asymfusion_ros.geometry import class_tags, colorize, labeled_points, overlay
+
+        assert self.writer is not None
+        node, f, header, stamp, out = (
+            self.cfg.node,
+            self.factory,
+            frame.header,
+            frame.stamp_ns,
+            self.out_topics,
+        )
+        t0 = time.perf_counter()
+        if not self.classes_written:
+            classes_msg = f.new("std_msgs/msg/String", data=self.classes.to_json())
+            self.writer.write(out["classes"], classes_msg, stamp, latched=True)
+            self.classes_written = True
+        color = colorize(seg.labels, self.palette)
+        self.writer.write(out["labels"], messages.build_image(f, header, seg.labels), stamp)
+        self.writer.write(out["color"], messages.build_image(f, header, color), stamp)
+        self.writer.write(
+            out["overlay"],
+            messages.build_image(f, header, overlay(frame.rgb, color, node.overlay_alpha)),
+            stamp,
+        )
+        self.writer.write(
+            out["confidence"], messages.build_image(f, header, seg.confidence.astype(np.float32)), stamp
+        )
+        t1 = time.perf_counter()
+        points = labeled_points(
+            frame.depth_m,
+            frame.K,
+            seg.labels,
+            frame.rgb,
+            seg.confidence,
+            stride=node.point_stride,
+            min_range=node.min_range_m,
+            max_range=node.max_range_m,
+        )
+        tags = class_tags(points, self.classes, node.tag_min_points)
+        t2 = time.perf_counter()
+        self.writer.write(out["points"], messages.build_point_cloud(f, header, points), stamp)
+        self.writer.write(out["class_tags"], messages.build_class_tags(f, header, tags, self.classes), stamp)
+        t3 = time.perf_counter()
+        return {"points": (t2 - t1) * 1e3, "write": (t1 - t0 + t3 - t2) * 1e3, "outputs": (t3 - t0) * 1e3}
+
+    # -- scoring and figures ---------------------------------------------------------------
+
+    def _score(self, decided: Iterator[tuple[int, Any, Any | None]]) -> None:
+        for stamp, prediction, label_msg in decided:
+            if label_msg is None:
+                self.report.skip("frame without ground truth within slop (not scored)")
+                self._save_figure(stamp, None)
+                continue
+            try:
+                target = label_image(label_msg)
+            except messages.MessageError as err:
+                self.report.skip(f"{self.topics.labels}: {err}")
+                continue
+            if target.shape != prediction.shape:
+                self.report.skip(
+                    f"ground truth {target.shape[1]}x{target.shape[0]} != image size (not scored)"
+                )
+                continue
+            assert self.report.confusion is not None
+            self.report.confusion.update(prediction, target)
+            self.report.scored_frames += 1
+            self._save_figure(stamp, target)
+
+    def _wants_figure(self, number: int) -> bool:
+        if self.cfg.report_dir is None or number % self.overlay_every:
+            return False
+        return number // self.overlay_every < self.cfg.overlays
+
+    def _save_figure(self, stamp_ns: int, target: np.ndarray | None) -> None:
+        """colour | prediction | ground truth (where known), side by side, as a PNG."""
+        import cv2
+
+        from asymfusion_ros.geometry import colorize
+
+        images = self.figures.pop(stamp_ns, None)
+        if images is None or self.cfg.report_dir is None:
+            return
+        panels = list(images)
+        if target is not None:
+            gt = colorize(np.where(target == IGNORE_INDEX, 0, target).astype(target.dtype), self.palette)
+            gt[target == IGNORE_INDEX] = 0
+            panels.append(gt)
+        name = f"overlay_{len([f for f in self.report.files if f.startswith('overlay_')]):02d}.png"
+        cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
+        self.report.files.append(name)
+
+    def finish(self) -> None:
+        """Score what is still pending and count the frames that never synchronised."""
+        if self.labels is not None:
+            self._score(self.labels.flush())
+        self.report.skip("colour image without depth within slop", self.seen[RGB] - self.synced)
+        self.report.skip("depth image without colour within slop", self.seen[DEPTH] - self.synced)
+
+
+def _window(bag: BagReader, cfg: ReplayConfig) -> tuple[int, int]:
+    start = bag.start_ns + round((cfg.start_s or 0.0) * 1e9)
+    stop = bag.end_ns if cfg.end_s is None else bag.start_ns + round(cfg.end_s * 1e9)
+    if stop <= start:
+        raise ValueError(f"--end {cfg.end_s} s is not after --start {cfg.start_s or 0.0} s")
+    return start, stop
+
+
+def replay(
+    cfg: ReplayConfig, segmenter: Any, *, stop: threading.Event | None = None, model_name: str | None = None
+) -> ReplayReport:
+    """Run ``segmenter`` over every synchronised frame of ``cfg.bag``; the report says what it found.
+
+    ``stop`` ends the pass early (Ctrl-C); the output bag is closed and readable either way.
+    Raises BagReadError (TopicChoiceError for ambiguous topics) when nothing can be read.
+    """
+    stop = stop or threading.Event()
+    with BagReader(cfg.bag) as bag:
+        topics = detect_topics(
+            bag, rgb=cfg.rgb_topic, depth=cfg.depth_topic, info=cfg.info_topic, labels=cfg.label_topic
+        )
+        start_ns, stop_ns = _window(bag, cfg)
+        classes: ClassSet = segmenter.classes
+        report = ReplayReport(
+            bag=str(cfg.bag),
+            model=model_name or cfg.model,
+            backend=_backend_name(segmenter),
+            topics=topics._asdict(),
+            class_names=classes.names,
+            confusion=ConfusionMatrix(len(classes)) if topics.labels else None,
+        )
+        if bag.is_ros1 and cfg.out is not None:
+            report.warn("input topics are not copied from a ROS 1 bag (CDR differs)")
+        if cfg.report_dir is not None:
+            cfg.report_dir.mkdir(parents=True, exist_ok=True)
+        expected = _expected_frames(bag, topics, cfg)
+        with ExitStack() as stack:
+            writer = stack.enter_context(BagWriter(cfg.out, cfg.out_format)) if cfg.out is not None else None
+            run = Replay(cfg, segmenter, topics, report, writer, stop)
+            run.overlay_every = max(1, expected // max(1, cfg.overlays))
+            run.progress = stack.enter_context(_progress(expected, cfg.progress))
+            # camera_info recorded before the window (often latched, sent once) still applies.
+            for message in bag.messages([topics.info], bag.start_ns, start_ns):
+                run.feed(bag, message)
+            t0 = time.perf_counter()
+            # With an output bag every topic is read, to be copied beside the outputs.
+            read = None if writer is not None else [t for t in topics if t is not None]
+            for message in bag.messages(read, start_ns, stop_ns):
+                if stop.is_set():
+                    report.interrupted = True
+                    break
+                run.feed(bag, message)
+                if cfg.max_frames is not None and report.frames >= cfg.max_frames:
+                    break
+            run.finish()
+            report.wall_s = time.perf_counter() - t0
+            if writer is not None:
+                report.output_bag = str(cfg.out)
+        if bag.read_error:
+            report.skip("rest of the bag unreadable")
+            report.warn(bag.read_error)
+    if cfg.report_dir is not None:
+        write_report(report, cfg.report_dir)
+    return report
+
+
+def _backend_name(segmenter: Any) -> str:
+    backend = getattr(segmenter, "backend", None)
+    return str(getattr(backend, "name", type(backend).__name__))
+
+
+def _expected_frames(bag: BagReader, topics: StreamTopics, cfg: ReplayConfig) -> int:
+    """Colour images in the bag (a guess for the window), capped by --max-frames: the bar's total."""
+    count = bag.topics()[topics.rgb].msgcount
+    if cfg.start_s is not None or cfg.end_s is not None:
+        duration = max(1, bag.end_ns - bag.start_ns)
+        start, stop = _window(bag, cfg)
+        count = round(count * min(1.0, (stop - start) / duration))
+    return max(1, min(count, cfg.max_frames or count))
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total, unit="frame", desc="replay", disable=not enabled, file=sys.stderr, dynamic_ncols=True
+    )
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@contextmanager
+def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` instead of raising mid-write, so the output bag is closed cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", type=Path, help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag")
+    topics = parser.add_argument_group("topics (detected from message types and encodings when omitted)")
+    topics.add_argument("--rgb-topic", help="colour image (rgb8, bgr8, rgba8, bgra8, mono8)")
+    topics.add_argument("--depth-topic", help="depth image (16UC1 mm, 32FC1 m)")
+    topics.add_argument("--info-topic", help="camera_info of the colour camera")
+    topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
+    parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
+    parser.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch")
+    parser.add_argument("--precision", default="fp16", help="TensorRT precision: fp32, fp16 or int8")
+    parser.add_argument("--slop", type=float, default=0.02, help="sync tolerance in seconds (node default)")
+    parser.add_argument(
+        "--queue-size", type=int, default=NodeSettings.queue_size, help="sync queue per input"
+    )
+    parser.add_argument("--start", type=float, help="seconds from the bag's start")
+    parser.add_argument("--end", type=float, help="seconds from the bag's start")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--out", type=Path, help="write the node's outputs and the inputs to this new bag")
+    parser.add_argument("--out-format", choices=[f.value for f in BagFormat], default="mcap")
+    parser.add_argument("--namespace", help="of the output topics (default: first level of the colour topic)")
+    parser.add_argument("--report", type=Path, help="folder for report.json, report.md and figures")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def _config(args: argparse.Namespace) -> ReplayConfig:
+    for name in ("slop", "queue_size", "max_frames"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    return ReplayConfig(
+        bag=args.bag,
+        model=args.model,
+        backend=args.backend,
+        precision=args.precision,
+        rgb_topic=args.rgb_topic,
+        depth_topic=args.depth_topic,
+        info_topic=args.info_topic,
+        label_topic=args.label_topic,
+        slop_s=args.slop,
+        start_s=args.start,
+        end_s=args.end,
+        max_frames=args.max_frames,
+        out=args.out,
+        out_format=BagFormat(args.out_format),
+        namespace=args.namespace,
+        report_dir=args.report,
+        progress=not args.json and sys.stderr.isatty(),
+        node=NodeSettings(queue_size=args.queue_size),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 done, 1 unreadable bag or nothing processed, 2 usage (bad option, ambiguous topic)."""
+    from asymfusion_ros.inference.pipeline import Segmenter
+    from asymfusion_ros.resources import ResourceError, resolve_model
+
+    def fail(status: int, message: str) -> int:
+        print(f"replay: {message}", file=sys.stderr)
+        return status
+
+    try:
+        cfg = _config(args)
+    except ValueError as err:
+        return fail(2, str(err))
+    if cfg.out is not None and cfg.out.exists():
+        return fail(2, f"{cfg.out} exists already, not overwriting")
+    try:
+        model_path = resolve_model(cfg.model)
+        segmenter = Segmenter.from_path(model_path, backend=cfg.backend, precision=cfg.precision)
+    except ResourceError as err:
+        return fail(2, str(err))
+    except Exception as err:  # BackendError and what a broken model file raises: one line, no traceback
+        return fail(1, f"cannot load model {cfg.model}: {err}")
+    stop = threading.Event()
+    try:
+        with _interrupt_sets(stop):
+            report = replay(cfg, segmenter, stop=stop, model_name=model_path.name)
+    except TopicChoiceError as err:
+        return fail(2, str(err))
+    except BagReadError as err:
+        return fail(1, str(err))
+    except ValueError as err:
+        return fail(2, str(err))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(summary_lines(report)))
+    if report.frames == 0:
+        return fail(1, "no frame could be processed (see the skipped counts)")
+    return 130 if report.interrupted else 0

@@ -1,0 +1,234 @@
+"""What a replay found, and its files: report.json, report.md, latency and confusion plots.
+
+Kept apart from the replay loop so the loop only counts and times; everything a reader of
+the report sees (percentiles, scores, figures) is decided here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asymfusion_ros.metrics import ConfusionMatrix
+
+REPORT_FORMAT = "asymfusion_ros.replay_report/1"
+
+
+@dataclass
+class ReplayReport:
+    """Accumulates one replay: per-frame timings, skips with reasons, the confusion matrix."""
+
+    bag: str
+    model: str
+    backend: str
+    topics: dict[str, str | None]
+    class_names: tuple[str, ...]
+    confusion: ConfusionMatrix | None = None
+    frames: int = 0
+    scored_frames: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    stamps_ns: list[int] = field(default_factory=list)
+    timings_ms: list[dict[str, float]] = field(default_factory=list)
+    wall_s: float = 0.0
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    output_bag: str | None = None
+
+    def add_frame(self, stamp_ns: int, timings_ms: dict[str, float]) -> None:
+        self.frames += 1
+        self.stamps_ns.append(stamp_ns)
+        self.timings_ms.append(timings_ms)
+
+    def warn(self, message: str, limit: int = 20) -> None:
+        """Keep the first ``limit`` warnings: a broken stream must not flood the report."""
+        if len(self.warnings) < limit:
+            self.warnings.append(message)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        if count > 0:
+            self.skipped[reason] += count
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the whole replay (reading, decoding, inference, writing)."""
+        return self.frames / self.wall_s if self.wall_s > 0 else math.nan
+
+    def latency(self) -> dict[str, dict[str, float]]:
+        """p50/p95/max/mean in ms of every stage over all frames, in the order stages first ran."""
+        stages: dict[str, list[float]] = {}
+        for timings in self.timings_ms:
+            for stage, ms in timings.items():
+                stages.setdefault(stage, []).append(ms)
+        return {
+            stage: {
+                "p50": float(np.percentile(values, 50)),
+                "p95": float(np.percentile(values, 95)),
+                "max": float(np.max(values)),
+                "mean": float(np.mean(values)),
+            }
+            for stage, values in stages.items()
+        }
+
+    def metrics(self) -> dict[str, Any] | None:
+        if self.confusion is None or self.scored_frames == 0:
+            return None
+        scores = self.confusion.compute().to_dict(self.class_names)
+        scores["frames"] = self.scored_frames
+        return scores
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            "bag": self.bag,
+            "topics": self.topics,
+            "model": self.model,
+            "backend": self.backend,
+            "frames": self.frames,
+            "skipped": dict(self.skipped),
+            "interrupted": self.interrupted,
+            "warnings": self.warnings,
+            "metrics": self.metrics(),
+            "latency": self.latency(),
+            "fps": _finite(self.fps),
+            "wall_s": self.wall_s,
+            "output_bag": self.output_bag,
+            "files": self.files,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
+
+
+def summary_lines(report: ReplayReport) -> list[str]:
+    """The few lines a terminal user wants: frames, skips, scores, speed."""
+    lines = [f"{report.frames} frames from {report.bag} with {report.model} on {report.backend}"]
+    if report.interrupted:
+        lines.append("interrupted: the results cover the frames done so far")
+    for reason, count in sorted(report.skipped.items()):
+        lines.append(f"skipped {count}: {reason}")
+    lines.extend(f"warning: {w}" for w in report.warnings)
+    scores = report.metrics()
+    if scores is not None:
+        lines.append(
+            f"pixel acc {_pct(scores['pixel_acc'])}, mean acc {_pct(scores['mean_acc'])}, "
+            f"mIoU {_pct(scores['miou'])} over {scores['frames']} labelled frames"
+        )
+    total = report.latency().get("total")
+    if total:
+        lines.append(f"latency p50 {total['p50']:.1f} ms, p95 {total['p95']:.1f} ms; {report.fps:.1f} fps")
+    return lines
+
+
+def _markdown(report: ReplayReport) -> str:
+    data = report.to_json()
+    out = [f"# Replay of `{report.bag}`", "", f"Model `{report.model}` on backend `{report.backend}`.", ""]
+    out += ["| stream | topic |", "| --- | --- |"]
+    out += [f"| {k} | `{v}` |" for k, v in report.topics.items()]
+    out += [
+        "",
+        f"**{report.frames} frames** processed, {data['fps'] or 0:.1f} fps overall "
+        f"({report.wall_s:.1f} s)." + (" Interrupted." if report.interrupted else ""),
+        "",
+    ]
+    if report.skipped:
+        out += ["| skipped | count |", "| --- | --- |"]
+        out += [f"| {reason} | {count} |" for reason, count in sorted(report.skipped.items())]
+        out.append("")
+    out += [f"- warning: {w}" for w in report.warnings]
+    scores = data["metrics"]
+    if scores is None:
+        out += ["No ground truth: no scores.", ""]
+    else:
+        out += [
+            f"Over {scores['frames']} labelled frames: pixel acc {_pct(scores['pixel_acc'])}, "
+            f"mean acc {_pct(scores['mean_acc'])}, **mIoU {_pct(scores['miou'])}**.",
+            "",
+            "| class | IoU |",
+            "| --- | --- |",
+        ]
+        ious = scores["per_class_iou"].items()
+        out += [f"| {name} | {_pct(iou)} |" for name, iou in ious if iou is not None]
+        out.append("")
+    out += ["| stage | p50 ms | p95 ms | max ms |", "| --- | --- | --- | --- |"]
+    out += [f"| {s} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} |" for s, v in data["latency"].items()]
+    out.append("")
+    out += [f"![{Path(f).stem}]({f})" for f in report.files if f.endswith(".png")]
+    return "\n".join(out) + "\n"
+
+
+def plot_latency(report: ReplayReport, path: Path) -> None:
+    """Per-stage latency of every frame against its time in the bag."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = report.stamps_ns[0]
+    t_s = [(s - t0) / 1e9 for s in report.stamps_ns]
+    fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
+    for stage in report.latency():
+        ax.plot(
+            t_s,
+            [t.get(stage, math.nan) for t in report.timings_ms],
+            label=stage,
+            linewidth=2.0 if stage == "total" else 1.0,
+        )
+    ax.set_xlabel("bag time (s)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"{report.model} on {report.backend}: {report.frames} frames")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=4, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_confusion(confusion: ConfusionMatrix, names: tuple[str, ...], path: Path) -> None:
+    """Row-normalised confusion matrix over the classes present in ground truth or prediction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = confusion.matrix
+    present = np.flatnonzero((m.sum(axis=0) + m.sum(axis=1)) > 0)
+    sub = m[np.ix_(present, present)].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = np.nan_to_num(sub / sub.sum(axis=1, keepdims=True))
+    size = max(4.0, 0.3 * len(present) + 2.0)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=100)
+    ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
+    labels = [names[i] if i < len(names) else str(i) for i in present]
+    ax.set_xticks(range(len(present)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(present)), labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("ground truth")
+    ax.set_title("confusion (rows normalised)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(report: ReplayReport, out_dir: Path) -> None:
+    """report.json, report.md and the plots into ``out_dir`` (overlays are already there)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if report.frames:
+        plot_latency(report, out_dir / "latency.png")
+        report.files.append("latency.png")
+    if report.confusion is not None and report.scored_frames:
+        plot_confusion(report.confusion, report.class_names, out_dir / "confusion.png")
+        report.files.append("confusion.png")
+    (out_dir / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    (out_dir / "report.md").write_text(_markdown(report))
