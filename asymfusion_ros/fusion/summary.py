@@ -86,10 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     size = (int(args.size[0]), int(args.size[1]))
     try:
-        costs = [
-            model_cost(s, backbone=args.backbone, width=args.width, num_classes=args.num_classes, size_hw=size)
-            for s in SCHEMES
-        ]
+        options = {"backbone": args.backbone, "width": args.width, "num_classes": args.num_classes}
+        costs = [model_cost(s, size_hw=size, **options) for s in SCHEMES]
     except ValueError as err:
         print(f"asymfusion models: {err}", file=sys.stderr)
         return 2
