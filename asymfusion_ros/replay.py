@@ -51,9 +51,13 @@ OUTPUT_TOPICS = ("labels", "color", "overlay", "confidence", "points", "class_ta
 
 @dataclass(frozen=True)
 class NodeSettings:
-    """The node parameters that shape its outputs; replay uses the node's defaults."""
+    """The node parameters that shape sync and outputs, at the node's defaults (ros/params.py Settings).
+
+    Mirrored because ros/params.py imports rclpy; one rclpy-free Settings would remove this.
+    """
 
     queue_size: int = 10
+    slop_s: float = 0.05
     depth_scale: float = 0.001
     overlay_alpha: float = 0.5
     point_stride: int = 2
@@ -74,7 +78,7 @@ class ReplayConfig:
     depth_topic: str | None = None
     info_topic: str | None = None
     label_topic: str | None = None
-    slop_s: float = 0.02
+    slop_s: float = NodeSettings.slop_s
     start_s: float | None = None
     end_s: float | None = None
     max_frames: int | None = None
@@ -95,7 +99,7 @@ class Frame(NamedTuple):
     header: Any
     rgb: np.ndarray
     depth_m: np.ndarray
-    K: np.ndarray
+    K: np.ndarray | None  # None without a usable camera_info: no cloud, no tags
 
 
 def output_namespace(rgb_topic: str) -> str:
@@ -184,7 +188,7 @@ class Replay:
         self.factory = messages.rosbags_factory(typestore())
         ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
         self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
-        self.K: np.ndarray | None = None
+        self.info: Any = None  # the latest camera_info, as the node keeps it
         self.seen = {RGB: 0, DEPTH: 0}
         self.synced = 0
         self.overlay_every = 1
@@ -223,10 +227,7 @@ class Replay:
             self._score(self.labels.ready(message.log_ns))
 
     def _on_info(self, msg: Any) -> None:
-        try:
-            self.K = messages.camera_info_to_k(msg)
-        except messages.MessageError as err:
-            self.report.skip(f"{self.topics.info}: {err}")
+        self.info = msg
 
     # -- one frame -----------------------------------------------------------------------
 
@@ -259,9 +260,6 @@ class Replay:
 
     def _decode(self, rgb_msg: Any, depth_msg: Any) -> Frame | None:
         """The frame as arrays, or None after counting why it cannot be used."""
-        if self.K is None:
-            self.report.skip("no camera_info before the frame")
-            return None
         try:
             rgb = messages.image_to_rgb(rgb_msg)
         except messages.MessageError as err:
@@ -272,13 +270,46 @@ class Replay:
         except messages.MessageError as err:
             self.report.skip(f"{self.topics.depth}: {err}")
             return None
-        if depth_m.shape != rgb.shape[:2]:
-            self.report.skip(
-                f"depth {depth_m.shape[1]}x{depth_m.shape[0]} != colour {rgb.shape[1]}x{rgb.shape[0]}"
-            )
-            return None
+        shape = (int(rgb.shape[0]), int(rgb.shape[1]))
         header = rgb_msg.header
-        return Frame(self.report.frames, stamp_to_ns(header.stamp), header, rgb, depth_m, self.K)
+        depth_m = self._depth_like(depth_m, shape)
+        return Frame(
+            self.report.frames, stamp_to_ns(header.stamp), header, rgb, depth_m, self._intrinsics(shape)
+        )
+
+    # Shims: the node's SegmentationNode._depth_like / _intrinsics, which live on the rclpy class.
+    # They belong in a rclpy-free module both can import; until then these follow them line for line.
+
+    def _depth_like(self, depth_m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Depth at colour resolution (nearest), invalid (NaN, inf, negative) as 0, as the node does."""
+        import cv2
+
+        if depth_m.shape != shape:
+            self.report.problem("size_mismatch")
+            depth_m = cv2.resize(depth_m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+        valid = np.isfinite(depth_m) & (depth_m > 0)
+        if not valid.all():
+            depth_m = np.where(valid, depth_m, np.float32(0))
+        if not valid.any():
+            self.report.problem("invalid_depth")
+        return depth_m
+
+    def _intrinsics(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """K of the latest camera_info, scaled to the image size; None (cloud and tags skipped) without."""
+        info = self.info
+        if info is None:
+            self.report.problem("missing_camera_info")
+            return None
+        k = messages.camera_info_to_k(info)
+        if not (k[0, 0] > 0 and k[1, 1] > 0):
+            self.report.problem("missing_camera_info")
+            return None
+        if (info.height, info.width) != shape and info.height > 0 and info.width > 0:
+            self.report.problem("size_mismatch")
+            k = k.copy()
+            k[0] *= shape[1] / info.width
+            k[1] *= shape[0] / info.height
+        return k
 
     def _write_outputs(self, frame: Frame, seg: Any) -> dict[str, float]:
         """The node's output messages of one frame, stamped with the input's header."""
@@ -309,6 +340,8 @@ class Replay:
             out["confidence"], messages.build_image(f, header, seg.confidence.astype(np.float32)), stamp
         )
         t1 = time.perf_counter()
+        if frame.K is None:
+            return {"write": (t1 - t0) * 1e3, "outputs": (t1 - t0) * 1e3}
         points = labeled_points(
             frame.depth_m,
             frame.K,
@@ -500,7 +533,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
     parser.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch")
     parser.add_argument("--precision", default="fp16", help="TensorRT precision: fp32, fp16 or int8")
-    parser.add_argument("--slop", type=float, default=0.02, help="sync tolerance in seconds (node default)")
+    parser.add_argument(
+        "--slop",
+        type=float,
+        default=NodeSettings.slop_s,
+        help="sync tolerance in seconds (node default 0.05)",
+    )
     parser.add_argument(
         "--queue-size", type=int, default=NodeSettings.queue_size, help="sync queue per input"
     )

@@ -33,6 +33,7 @@ class ReplayReport:
     frames: int = 0
     scored_frames: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    problems: Counter[str] = field(default_factory=Counter)
     stamps_ns: list[int] = field(default_factory=list)
     timings_ms: list[dict[str, float]] = field(default_factory=list)
     wall_s: float = 0.0
@@ -50,6 +51,10 @@ class ReplayReport:
         """Keep the first ``limit`` warnings: a broken stream must not flood the report."""
         if len(self.warnings) < limit:
             self.warnings.append(message)
+
+    def problem(self, kind: str) -> None:
+        """Count a frame that was processed despite a fault (the node's diagnostics names)."""
+        self.problems[kind] += 1
 
     def skip(self, reason: str, count: int = 1) -> None:
         if count > 0:
@@ -92,6 +97,7 @@ class ReplayReport:
             "backend": self.backend,
             "frames": self.frames,
             "skipped": dict(self.skipped),
+            "problems": dict(self.problems),
             "interrupted": self.interrupted,
             "warnings": self.warnings,
             "metrics": self.metrics(),
@@ -118,6 +124,8 @@ def summary_lines(report: ReplayReport) -> list[str]:
         lines.append("interrupted: the results cover the frames done so far")
     for reason, count in sorted(report.skipped.items()):
         lines.append(f"skipped {count}: {reason}")
+    for kind, count in sorted(report.problems.items()):
+        lines.append(f"processed despite {kind}: {count} frames")
     lines.extend(f"warning: {w}" for w in report.warnings)
     scores = report.metrics()
     if scores is not None:
@@ -145,6 +153,10 @@ def _markdown(report: ReplayReport) -> str:
     if report.skipped:
         out += ["| skipped | count |", "| --- | --- |"]
         out += [f"| {reason} | {count} |" for reason, count in sorted(report.skipped.items())]
+        out.append("")
+    if report.problems:
+        out += ["| processed despite | frames |", "| --- | --- |"]
+        out += [f"| {kind} | {count} |" for kind, count in sorted(report.problems.items())]
         out.append("")
     out += [f"- warning: {w}" for w in report.warnings]
     scores = data["metrics"]
