@@ -27,3 +27,33 @@ def nyu_sample() -> Path:
     if not (NYU_SAMPLE / "rgb").is_dir():
         pytest.skip(f"real NYUv2 sample not found at {NYU_SAMPLE}")
     return NYU_SAMPLE
+
+
+TINY_INPUT_SIZE = (64, 96)
+"""(H, W) of the tiny test model: the contracts' 64x80 is not a multiple of 32, as networks need."""
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained asymfusion resnet18 (width 0.125, nyu40, input 64x96) saved as a .pt checkpoint."""
+    import torch
+
+    from asymfusion_ros.checkpoint import save_checkpoint
+    from asymfusion_ros.classes import load_classes
+    from asymfusion_ros.fusion import ModalityInputs, build_model
+
+    torch.manual_seed(0)
+    model = build_model("asymfusion", backbone="resnet18", width=0.125, num_classes=40).eval()
+    path = tmp_path_factory.mktemp("tiny_model") / "tiny_asymfusion.pt"
+    return save_checkpoint(
+        path, model, ModalityInputs(("rgb", "depth")), classes=load_classes("nyu40"),
+        input_size=TINY_INPUT_SIZE, data="untrained (test fixture)",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_checkpoint: Path) -> Path:
+    """The ONNX bundle of ``tiny_checkpoint`` (exported and checked once per test session)."""
+    from asymfusion_ros.export import export_onnx
+
+    return export_onnx(tiny_checkpoint, tiny_checkpoint.with_suffix(".onnx"))

@@ -1,0 +1,242 @@
+"""Checkpoint -> one self-describing ONNX bundle (``asymfusion export CKPT -o MODEL.onnx``).
+
+The graph is ``DeployedSegmenter`` (inference/torch_backend.py): inputs ``rgb`` uint8
+[1,H,W,3] NHWC (as a camera gives it) and ``depth`` float32 [1,H,W] metres (0/NaN invalid);
+the checkpoint's ModalityInputs inside; outputs ``labels`` int32 [1,H,W] (argmax of the
+ensemble logits) and ``confidence`` float32 [1,H,W] (their max softmax). Shapes are static:
+TensorRT and ONNX Runtime both plan better for one size, and a camera has one size.
+
+It uses the TorchScript exporter (``dynamo=False``) with constant folding: it gives a flat
+graph of plain ONNX ops that the TensorRT parser takes as is. Before the file is moved into
+place the bundle must pass onnx_checks.py and an ONNX Runtime vs PyTorch parity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import onnx
+
+from asymfusion_ros import __version__
+from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.model_bundle import INPUT_NAMES, OUTPUT_NAMES, BundleInfo
+from asymfusion_ros.onnx_checks import OnnxCheckError, run_structural_checks
+
+if TYPE_CHECKING:
+    from asymfusion_ros.inference.torch_backend import DeployedSegmenter
+
+DEFAULT_OPSET = 17
+LABEL_AGREEMENT_MIN = 0.999
+CONFIDENCE_TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """A checkpoint could not be exported, or its bundle failed a check (the file is not written)."""
+
+
+class ParityReport(NamedTuple):
+    """ONNX Runtime vs PyTorch on the same inputs."""
+
+    label_agreement: float  # fraction of pixels with equal labels
+    max_confidence_diff: float
+
+    @property
+    def ok(self) -> bool:
+        labels_ok = self.label_agreement >= LABEL_AGREEMENT_MIN
+        return labels_ok and self.max_confidence_diff <= CONFIDENCE_TOLERANCE
+
+
+def parity_inputs(
+    input_size: tuple[int, int], count: int = 2, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Smooth random RGB-D frames with invalid depth (0 and NaN): image-like, reproducible.
+
+    Smooth rather than white noise so the logits are not all near ties (an untrained net on
+    noise gives top-2 margins near float precision, and agreement would measure luck).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = input_size
+    frames = []
+    for _ in range(count):
+        coarse = rng.uniform(0, 255, (max(2, height // 8), max(2, width // 8), 3)).astype(np.float32)
+        rgb = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.uint8)
+        depth = cv2.resize(rng.uniform(0.3, 8.0, coarse.shape[:2]).astype(np.float32), (width, height))
+        depth[rng.random((height, width)) < 0.05] = 0.0
+        depth[rng.random((height, width)) < 0.02] = np.nan
+        frames.append((rgb, depth))
+    return frames
+
+
+def check_parity(segmenter: DeployedSegmenter, onnx_path: Path, input_size: tuple[int, int]) -> ParityReport:
+    """Run the torch module and the ONNX file on the same frames and compare."""
+    import onnxruntime as ort
+    import torch
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    same = total = 0
+    worst = 0.0
+    for rgb, depth in parity_inputs(input_size):
+        with torch.inference_mode():
+            labels_t, conf_t = segmenter(torch.from_numpy(rgb)[None], torch.from_numpy(depth)[None])
+        labels_o, conf_o = session.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
+        same += int((labels_t.numpy() == labels_o).sum())
+        total += labels_o.size
+        worst = max(worst, float(np.abs(conf_t.numpy() - conf_o).max()))
+    return ParityReport(same / total, worst)
+
+
+def _trace(segmenter: DeployedSegmenter, input_size: tuple[int, int], opset: int) -> bytes:
+    import torch
+
+    height, width = input_size
+    example = (torch.zeros(1, height, width, 3, dtype=torch.uint8), torch.ones(1, height, width))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # Expected with a static export: the TorchScript exporter is deprecated (chosen on
+        # purpose), shape checks trace to constants, Slice with step != 1 is left unfolded.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        torch.onnx.export(
+            segmenter,
+            example,
+            buffer,  # type: ignore[arg-type]  # file-like objects are accepted, the stub says paths
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def _fold_shapes(exported: bytes) -> onnx.ModelProto:
+    """Fold what the static input shape makes constant (Shape -> Gather -> Concat -> Resize sizes).
+
+    The TorchScript exporter records ``x.shape`` as Shape ops, and its constant folding stops
+    at them; ONNX Runtime's *basic* offline optimisation (constant and shape folding, redundant
+    node elimination; standard ONNX ops only, unlike the extended level) folds them all. That
+    leaves a static graph TensorRT parses without shape tensors (~1400 -> ~330 nodes here).
+    """
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(Path(tmp) / "folded.onnx")
+        ort.InferenceSession(exported, options, providers=["CPUExecutionProvider"])
+        model = onnx.load(options.optimized_model_filepath)
+    used = {node.domain for node in model.graph.node} | {""}
+    kept = [o for o in model.opset_import if o.domain in used]  # ORT lists every domain it knows
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    return model
+
+
+def _write_atomically(data: bytes, out_path: Path) -> Path:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return Path(tmp)
+
+
+def export_onnx(
+    checkpoint_path: str | Path,
+    out_path: str | Path,
+    *,
+    input_size: tuple[int, int] | None = None,
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically."""
+    from asymfusion_ros.inference.torch_backend import load_deployed
+
+    out_path = Path(out_path)
+    try:
+        segmenter, info = load_deployed(Path(checkpoint_path))
+    except BackendError as err:
+        raise ExportError(f"cannot export {checkpoint_path}: {err}") from err
+    if input_size is not None:
+        info = replace(info, input_size=(int(input_size[0]), int(input_size[1])))
+    height, width = info.input_size
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise ExportError(f"input size {height}x{width} must be positive multiples of 32")
+    try:
+        model = _fold_shapes(_trace(segmenter, info.input_size, opset))
+    except Exception as err:  # the exporter raises many types (RuntimeError, torch.onnx errors)
+        raise ExportError(f"torch.onnx.export of {checkpoint_path} failed: {err}") from err
+    _describe(model, info)
+    try:
+        model = run_structural_checks(model)
+    except OnnxCheckError as err:
+        raise ExportError(f"exported graph of {checkpoint_path} fails a check: {err}") from err
+    tmp = _write_atomically(model.SerializeToString(), out_path)
+    try:
+        parity = check_parity(segmenter, tmp, info.input_size)
+        if not parity.ok:
+            raise ExportError(
+                f"ONNX Runtime vs PyTorch parity failed for {checkpoint_path}: labels agree on "
+                f"{parity.label_agreement:.4%} (need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by "
+                f"up to {parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
+            )
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def _describe(model: onnx.ModelProto, info: BundleInfo) -> None:
+    """Metadata props (the bundle contract) and producer fields."""
+    model.producer_name = "asymfusion_ros"
+    model.producer_version = __version__
+    model.doc_string = (
+        f"{info.model.get('scheme', 'model')} RGB-D segmenter, {len(info.classes)} classes; "
+        "inputs rgb uint8 [1,H,W,3], depth float32 metres [1,H,W]; outputs labels int32, confidence float32"
+    )
+    del model.metadata_props[:]
+    for key, value in info.to_metadata().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="a .pt checkpoint written by `asymfusion train`")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the .onnx bundle to write")
+    parser.add_argument("--height", type=int, help="network input height (default: the checkpoint's)")
+    parser.add_argument("--width", type=int, help="network input width (default: the checkpoint's)")
+    parser.add_argument(
+        "--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (13..17 for TensorRT 8.5)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.height is None) != (args.width is None):
+        print("error: give both --height and --width, or neither", flush=True)
+        return 2
+    size = (args.height, args.width) if args.height is not None else None
+    start = time.perf_counter()
+    try:
+        path = export_onnx(args.checkpoint, args.output, input_size=size, opset=args.opset)
+    except ExportError as err:
+        print(f"error: {err}", flush=True)
+        return 1
+    from asymfusion_ros.inference.model_bundle import read_onnx_info
+
+    info = read_onnx_info(path)
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, input {info.input_size[0]}x{info.input_size[1]}, "
+        f"{len(info.classes)} classes, opset {args.opset}) in {time.perf_counter() - start:.1f} s; "
+        "checks passed: onnx.checker, static shapes, TensorRT ops, ONNX Runtime vs PyTorch parity"
+    )
+    return 0
