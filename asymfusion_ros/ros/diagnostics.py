@@ -1,0 +1,151 @@
+"""What the node counts and measures, and its /diagnostics message.
+
+:class:`PipelineStats` is written by the executor thread (frames in, drops, bad input) and
+by the worker (frames out, latency), read by the diagnostics timer: one lock, plain
+counters, a bounded window of recent latencies, so memory stays flat however long it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+from typing import NamedTuple
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+
+class Problem(str, Enum):
+    """Each kind of bad input or failure the node survives; each has its own counter."""
+
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
+    TRUNCATED_DATA = "truncated_data"
+    EMPTY_IMAGE = "empty_image"
+    BAD_MESSAGE = "bad_message"
+    MISSING_CAMERA_INFO = "missing_camera_info"
+    INVALID_DEPTH = "invalid_depth"
+    CLOCK_JUMP = "clock_jump"
+    SIZE_MISMATCH = "size_mismatch"
+    INFERENCE_ERROR = "inference_error"
+
+
+class Snapshot(NamedTuple):
+    """The counters at one moment; latencies in milliseconds, from frame arrival to publish."""
+
+    frames_in: int
+    frames_out: int
+    drops: int
+    fps: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    inference_p50_ms: float
+    problems: dict[Problem, int]
+
+
+class PipelineStats:
+    """Thread-safe counters and sliding windows (``window_s`` for fps, ``samples`` latencies)."""
+
+    def __init__(
+        self, *, window_s: float = 5.0, samples: int = 200, clock: Callable[[], float] = time.monotonic
+    ):
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._window_s = window_s
+        self._done: deque[float] = deque(maxlen=samples)
+        self._latency_ms: deque[float] = deque(maxlen=samples)
+        self._inference_ms: deque[float] = deque(maxlen=samples)
+        self._frames_in = 0
+        self._frames_out = 0
+        self._drops = 0
+        self._problems = dict.fromkeys(Problem, 0)
+
+    def frame_in(self, replaced_unprocessed: bool) -> None:
+        """A synchronised frame arrived; it replaced one the worker never took (a drop)."""
+        with self._lock:
+            self._frames_in += 1
+            self._drops += int(replaced_unprocessed)
+
+    def frame_out(self, latency_ms: float, inference_ms: float) -> None:
+        with self._lock:
+            self._frames_out += 1
+            self._done.append(self._clock())
+            self._latency_ms.append(latency_ms)
+            self._inference_ms.append(inference_ms)
+
+    def problem(self, problem: Problem) -> int:
+        """Count one occurrence; returns the new count."""
+        with self._lock:
+            self._problems[problem] += 1
+            return self._problems[problem]
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            now = self._clock()
+            recent = [t for t in self._done if now - t <= self._window_s]
+            fps = (
+                (len(recent) - 1) / (recent[-1] - recent[0])
+                if len(recent) > 1 and recent[-1] > recent[0]
+                else 0.0
+            )
+            latency = np.asarray(self._latency_ms, dtype=np.float64)
+            inference = np.asarray(self._inference_ms, dtype=np.float64)
+            p50, p95 = np.percentile(latency, [50, 95]) if latency.size else (float("nan"),) * 2
+            return Snapshot(
+                frames_in=self._frames_in,
+                frames_out=self._frames_out,
+                drops=self._drops,
+                fps=float(fps),
+                latency_p50_ms=float(p50),
+                latency_p95_ms=float(p95),
+                inference_p50_ms=float(np.median(inference)) if inference.size else float("nan"),
+                problems=dict(self._problems),
+            )
+
+
+def diagnostic_array(
+    stamp: object,
+    name: str,
+    hardware_id: str,
+    snap: Snapshot,
+    previous: Snapshot | None,
+    info: dict[str, str],
+) -> DiagnosticArray:
+    """One DiagnosticStatus: OK while frames flow cleanly, WARN when none do or bad input grew.
+
+    ``previous`` is the last published snapshot (new problems since then make it WARN);
+    ``info`` adds static entries (backend, model, classes).
+    """
+    grown = [p.value for p, n in snap.problems.items() if n > (previous.problems[p] if previous else 0)]
+    if snap.fps == 0.0:
+        level, message = (
+            DiagnosticStatus.WARN,
+            "no frames segmented recently (waiting for rgb/image + depth/image)",
+        )
+    elif grown:
+        level, message = DiagnosticStatus.WARN, f"{snap.fps:.1f} fps; bad input: {', '.join(grown)}"
+    else:
+        level, message = DiagnosticStatus.OK, f"{snap.fps:.1f} fps"
+    values = {
+        "fps": f"{snap.fps:.2f}",
+        "latency_p50_ms": f"{snap.latency_p50_ms:.1f}",
+        "latency_p95_ms": f"{snap.latency_p95_ms:.1f}",
+        "inference_p50_ms": f"{snap.inference_p50_ms:.1f}",
+        "frames_in": str(snap.frames_in),
+        "frames_out": str(snap.frames_out),
+        "drops": str(snap.drops),
+        **{p.value: str(n) for p, n in snap.problems.items()},
+        **info,
+    }
+    status = DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=hardware_id,
+        values=[KeyValue(key=k, value=v) for k, v in values.items()],
+    )
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = stamp
+    return array
