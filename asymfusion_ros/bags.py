@@ -35,6 +35,8 @@ from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, TypesysError, get_typestore
 from rosbags.typesys.store import Typestore
 
+from asymfusion_ros.mcap_salvage import SalvagedMcap, SalvageError
+
 # Everything the storage and (de)serialisation layers of rosbags raise for bad input.
 _STORAGE_ERRORS = (
     AnyReaderError,
@@ -123,13 +125,17 @@ class BagReader:
     """A ROS 1 or ROS 2 bag (directory, ``.mcap``, ``.db3`` or ``.bag``) opened for reading.
 
     A context manager; every storage failure becomes :class:`BagReadError`. Iteration
-    stops at the first unreadable record and keeps the reason in :attr:`read_error`.
+    stops at the first unreadable record and keeps the reason in :attr:`read_error`; an
+    MCAP file without its summary (recording cut short) is read up to the cut
+    (:attr:`salvaged` says so).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.read_error: str | None = None
-        self._reader: AnyReader | None = None
+        self.salvaged: str | None = None
+        """Set when only the complete records of an unfinished MCAP file could be read."""
+        self._reader: AnyReader | SalvagedMcap | None = None
 
     def __enter__(self) -> BagReader:
         if not self.path.exists():
@@ -140,9 +146,26 @@ class BagReader:
         except FileNotFoundError as err:
             raise BagReadError(f"{self.path} is not a rosbag (directory, .mcap, .db3, .bag): {err}") from err
         except _STORAGE_ERRORS as err:
-            raise BagReadError(f"cannot open bag {self.path}: {err or type(err).__name__}") from err
+            self._reader = self._salvage(err)
+            return self
         self._reader = reader
         return self
+
+    def _salvage(self, err: BaseException) -> SalvagedMcap:
+        """The readable part of an MCAP file that was never closed, else BagReadError for ``err``."""
+        reason = f"cannot open bag {self.path}: {err or type(err).__name__}"
+        files = sorted(self.path.glob("*.mcap")) if self.path.is_dir() else [self.path]
+        if len(files) != 1 or files[0].suffix != ".mcap":
+            raise BagReadError(reason) from err
+        try:
+            salvaged = SalvagedMcap(files[0])
+        except (SalvageError, *_STORAGE_ERRORS) as salvage_err:
+            raise BagReadError(reason) from salvage_err
+        if not any(c.msgcount for c in salvaged.connections):
+            raise BagReadError(f"{reason}; no complete message in it") from err
+        count = sum(c.msgcount for c in salvaged.connections)
+        self.salvaged = f"{files[0]} is unfinished ({err}); read its {count} complete messages"
+        return salvaged
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -153,7 +176,7 @@ class BagReader:
                 reader.close()
 
     @property
-    def reader(self) -> AnyReader:
+    def reader(self) -> AnyReader | SalvagedMcap:
         if self._reader is None:
             raise BagReadError(f"bag {self.path} is not open")
         return self._reader

@@ -474,6 +474,9 @@ def replay(
         if bag.read_error:
             report.skip("rest of the bag unreadable")
             report.warn(bag.read_error)
+        if bag.salvaged:
+            report.skip("unfinished MCAP file: whatever followed its last complete record")
+            report.warn(bag.salvaged)
     if cfg.report_dir is not None:
         write_report(report, cfg.report_dir)
     return report
