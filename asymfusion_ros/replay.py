@@ -39,9 +39,11 @@ from asymfusion_ros.bags import (
     typestore,
 )
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
+from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay_report import ReplayReport, summary_lines, write_report
 from asymfusion_ros.ros import messages
+from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import ApproximateTimeSync
 
 RGB, DEPTH = 0, 1  # synchroniser inputs
@@ -50,35 +52,14 @@ OUTPUT_TOPICS = ("labels", "color", "overlay", "confidence", "points", "class_ta
 
 
 @dataclass(frozen=True)
-class NodeSettings:
-    """The node parameters that shape sync and outputs, at the node's defaults (ros/params.py Settings).
-
-    Mirrored because ros/params.py imports rclpy; one rclpy-free Settings would remove this.
-    """
-
-    queue_size: int = 10
-    slop_s: float = 0.05
-    depth_scale: float = 0.001
-    overlay_alpha: float = 0.5
-    point_stride: int = 2
-    min_range_m: float = 0.1
-    max_range_m: float = 10.0
-    tag_min_points: int = 50
-
-
-@dataclass(frozen=True)
 class ReplayConfig:
     """Everything one replay needs; ``start_s``/``end_s`` count from the bag's first message."""
 
     bag: Path
-    model: str = "default"
-    backend: str = "auto"
-    precision: str = "fp16"
     rgb_topic: str | None = None
     depth_topic: str | None = None
     info_topic: str | None = None
     label_topic: str | None = None
-    slop_s: float = NodeSettings.slop_s
     start_s: float | None = None
     end_s: float | None = None
     max_frames: int | None = None
@@ -88,7 +69,8 @@ class ReplayConfig:
     report_dir: Path | None = None
     overlays: int = 4
     progress: bool = True
-    node: NodeSettings = field(default_factory=NodeSettings)
+    node: Settings = field(default_factory=Settings)
+    """The node's parameters (ros/params.py): model, backend, sync, depth scale, cloud, overlay."""
 
 
 class Frame(NamedTuple):
@@ -183,8 +165,8 @@ class Replay:
         self.report = report
         self.writer = writer
         self.stop = stop
-        self.sync = ApproximateTimeSync(2, cfg.node.queue_size, cfg.slop_s, self._on_frame)
-        self.labels = LabelMatcher(round(cfg.slop_s * 1e9)) if topics.labels else None
+        self.sync = ApproximateTimeSync(2, cfg.node.sync_queue_size, cfg.node.sync_slop, self._on_frame)
+        self.labels = LabelMatcher(round(cfg.node.sync_slop * 1e9)) if topics.labels else None
         self.factory = messages.rosbags_factory(typestore())
         ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
         self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
@@ -348,11 +330,12 @@ class Replay:
             seg.labels,
             frame.rgb,
             seg.confidence,
-            stride=node.point_stride,
-            min_range=node.min_range_m,
-            max_range=node.max_range_m,
+            stride=node.points_stride,
+            min_range=node.points_min_range,
+            max_range=node.points_max_range,
+            organized=node.points_organized,
         )
-        tags = class_tags(points, self.classes, node.tag_min_points)
+        tags = class_tags(points, self.classes, node.tags_min_points)
         t2 = time.perf_counter()
         self.writer.write(out["points"], messages.build_point_cloud(f, header, points), stamp)
         self.writer.write(out["class_tags"], messages.build_class_tags(f, header, tags, self.classes), stamp)
@@ -438,7 +421,7 @@ def replay(
         classes: ClassSet = segmenter.classes
         report = ReplayReport(
             bag=str(cfg.bag),
-            model=model_name or cfg.model,
+            model=model_name or cfg.node.model,
             backend=_backend_name(segmenter),
             topics=topics._asdict(),
             class_names=classes.names,
@@ -534,16 +517,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     topics.add_argument("--info-topic", help="camera_info of the colour camera")
     topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
     parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
-    parser.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime or torch")
-    parser.add_argument("--precision", default="fp16", help="TensorRT precision: fp32, fp16 or int8")
+    parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=Settings.backend)
+    parser.add_argument("--precision", choices=[p.value for p in Precision], default=Settings.precision)
     parser.add_argument(
         "--slop",
         type=float,
-        default=NodeSettings.slop_s,
-        help="sync tolerance in seconds (node default 0.05)",
+        default=Settings.sync_slop,
+        help="sync tolerance in seconds (the node's sync.slop)",
     )
     parser.add_argument(
-        "--queue-size", type=int, default=NodeSettings.queue_size, help="sync queue per input"
+        "--queue-size", type=int, default=Settings.sync_queue_size, help="sync queue per input"
     )
     parser.add_argument("--start", type=float, help="seconds from the bag's start")
     parser.add_argument("--end", type=float, help="seconds from the bag's start")
@@ -562,14 +545,10 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
             raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     return ReplayConfig(
         bag=args.bag,
-        model=args.model,
-        backend=args.backend,
-        precision=args.precision,
         rgb_topic=args.rgb_topic,
         depth_topic=args.depth_topic,
         info_topic=args.info_topic,
         label_topic=args.label_topic,
-        slop_s=args.slop,
         start_s=args.start,
         end_s=args.end,
         max_frames=args.max_frames,
@@ -578,7 +557,13 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
         namespace=args.namespace,
         report_dir=args.report,
         progress=not args.json and sys.stderr.isatty(),
-        node=NodeSettings(queue_size=args.queue_size),
+        node=Settings(
+            model=args.model,
+            backend=args.backend,
+            precision=args.precision,
+            sync_queue_size=args.queue_size,
+            sync_slop=args.slop,
+        ),
     )
 
 
@@ -598,12 +583,12 @@ def run(args: argparse.Namespace) -> int:
     if cfg.out is not None and cfg.out.exists():
         return fail(2, f"{cfg.out} exists already, not overwriting")
     try:
-        model_path = resolve_model(cfg.model)
-        segmenter = Segmenter.from_path(model_path, backend=cfg.backend, precision=cfg.precision)
+        model_path = resolve_model(cfg.node.model)
+        segmenter = Segmenter.from_path(model_path, backend=cfg.node.backend, precision=cfg.node.precision)
     except ResourceError as err:
         return fail(2, str(err))
     except Exception as err:  # BackendError and what a broken model file raises: one line, no traceback
-        return fail(1, f"cannot load model {cfg.model}: {err}")
+        return fail(1, f"cannot load model {cfg.node.model}: {err}")
     stop = threading.Event()
     try:
         with _interrupt_sets(stop):
