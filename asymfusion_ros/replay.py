@@ -165,12 +165,13 @@ class Replay:
         self.report = report
         self.writer = writer
         self.stop = stop
-        self.sync = ApproximateTimeSync(2, cfg.node.sync_queue_size, cfg.node.sync_slop, self._on_frame)
+        self.sync = ApproximateTimeSync(2, cfg.node.sync_queue_size, cfg.node.sync_slop, self._on_synced)
         self.labels = LabelMatcher(round(cfg.node.sync_slop * 1e9)) if topics.labels else None
         self.factory = messages.rosbags_factory(typestore())
         ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
         self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
         self.info: Any = None  # the latest camera_info, as the node keeps it
+        self.before_info: list[tuple[Any, Any]] = []  # frames synchronised before the first camera_info
         self.seen = {RGB: 0, DEPTH: 0}
         self.synced = 0
         self.overlay_every = 1
@@ -210,11 +211,25 @@ class Replay:
 
     def _on_info(self, msg: Any) -> None:
         self.info = msg
+        self._drain_before_info(0)
+
+    def _on_synced(self, rgb_msg: Any, depth_msg: Any) -> None:
+        """A matched pair. Until the first camera_info, pairs wait for it (up to a sync queue's
+        worth): the node's worker runs behind its subscriptions, so it has K by then too."""
+        self.synced += 1
+        if self.info is None:
+            self.before_info.append((rgb_msg, depth_msg))
+            self._drain_before_info(self.cfg.node.sync_queue_size)
+        else:
+            self._on_frame(rgb_msg, depth_msg)
+
+    def _drain_before_info(self, keep: int) -> None:
+        while len(self.before_info) > keep:
+            self._on_frame(*self.before_info.pop(0))
 
     # -- one frame -----------------------------------------------------------------------
 
     def _on_frame(self, rgb_msg: Any, depth_msg: Any) -> None:
-        self.synced += 1
         if self.cfg.max_frames is not None and self.report.frames >= self.cfg.max_frames:
             return
         t0 = time.perf_counter()
@@ -389,7 +404,8 @@ class Replay:
         self.report.files.append(name)
 
     def finish(self) -> None:
-        """Score what is still pending and count the frames that never synchronised."""
+        """Process and score what is still pending; count the frames that never synchronised."""
+        self._drain_before_info(0)
         if self.labels is not None:
             self._score(self.labels.flush())
         self.report.skip("colour image without depth within slop", self.seen[RGB] - self.synced)
