@@ -146,9 +146,11 @@ def test_ambiguous_colour_topics_are_an_error_listing_them(
 
 
 def test_bag_without_depth_is_a_clear_error(
-    tmp_path: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture[str], segmenter: Segmenter
 ) -> None:
     bag = _edited(tmp_path / "nodepth", lambda t, m, _: [] if t == make_bag.DEPTH_TOPIC else [(t, m)])
+    with pytest.raises(BagReadError, match="no depth image topic"):
+        replay(_config(bag), segmenter)
     assert main(["replay", str(bag), "--model", str(tiny_onnx), "--backend", "onnxruntime"]) == 1
     err = capsys.readouterr().err
     assert "no depth image topic" in err and "Traceback" not in err
