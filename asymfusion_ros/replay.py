@@ -181,10 +181,13 @@ class Replay:
 
     # -- reading -------------------------------------------------------------------------
 
-    def feed(self, bag: BagReader, message: BagMessage) -> None:
-        """One recorded message: camera_info updates K, images go to the synchroniser."""
+    def feed(self, bag: BagReader, message: BagMessage, *, copy: bool = True) -> None:
+        """One recorded message: camera_info updates K, images go to the synchroniser.
+
+        ``copy``: also copy it to the output bag (not for camera_info read before the window).
+        """
         topic = message.topic
-        if self.writer is not None and not bag.is_ros1:
+        if copy and self.writer is not None and not bag.is_ros1:
             self.writer.write_raw(
                 self.writer.add_topic(topic, message.msgtype, store=bag.reader.typestore),
                 message.raw,
@@ -455,7 +458,7 @@ def replay(
             run.progress = stack.enter_context(_progress(expected, cfg.progress))
             # camera_info recorded before the window (often latched, sent once) still applies.
             for message in bag.messages([topics.info], bag.start_ns, start_ns):
-                run.feed(bag, message)
+                run.feed(bag, message, copy=False)
             t0 = time.perf_counter()
             # With an output bag every topic is read, to be copied beside the outputs.
             read = None if writer is not None else [t for t in topics if t is not None]
