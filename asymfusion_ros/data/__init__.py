@@ -15,17 +15,17 @@ Every source yields :class:`RGBDSample` records (numpy; no torch here).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import overload
 
 import numpy as np
 
-from asymfusion_ros.data.sample import KINECT_K, DatasetError, RGBDSample, kinect_intrinsics
+from asymfusion_ros.data.sample import KINECT_K, DatasetError, FrameSequence, RGBDSample, kinect_intrinsics
 from asymfusion_ros.data.synthetic import SyntheticScenes
 
 __all__ = [
     "KINECT_K",
     "SPLITS",
     "DatasetError",
+    "FrameSequence",
     "RGBDSample",
     "SyntheticDataset",
     "SyntheticScenes",
@@ -46,7 +46,7 @@ def split_seed(seed: int, split: str) -> int:
     return int(np.random.SeedSequence([int(seed), SPLITS.index(split) + 1]).generate_state(1)[0])
 
 
-class SyntheticDataset(Sequence[RGBDSample]):
+class SyntheticDataset(FrameSequence):
     """The first ``frames`` frames of a :class:`SyntheticScenes`, rendered on access."""
 
     def __init__(self, scenes: SyntheticScenes, frames: int) -> None:
@@ -56,18 +56,8 @@ class SyntheticDataset(Sequence[RGBDSample]):
     def __len__(self) -> int:
         return self.frames
 
-    @overload
-    def __getitem__(self, index: int) -> RGBDSample: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[RGBDSample]: ...
-
-    def __getitem__(self, index: int | slice) -> RGBDSample | Sequence[RGBDSample]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self.frames))]
-        if not -self.frames <= index < self.frames:
-            raise IndexError(f"frame {index} out of range for {self.frames} frames")
-        return self.scenes.frame(index % self.frames)
+    def _load(self, index: int) -> RGBDSample:
+        return self.scenes.frame(index)
 
 
 def open_dataset(

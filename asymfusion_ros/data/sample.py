@@ -6,7 +6,9 @@ loader can be swapped without touching the consumer.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import NamedTuple, overload
 
 import numpy as np
 
@@ -66,3 +68,29 @@ def check_sample(sample: RGBDSample, source: str = "sample") -> RGBDSample:
     if k.shape != (3, 3):
         raise DatasetError(f"{source}: K must be 3x3, got {k.shape}")
     return sample
+
+
+class FrameSequence(Sequence[RGBDSample]):
+    """A lazy, indexable list of frames: subclasses give ``__len__`` and ``_load(i)``; frames are
+    read or rendered only when indexed, so a data loader's workers share nothing."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def _load(self, index: int) -> RGBDSample:
+        """Frame ``index``, 0 <= index < len(self)."""
+
+    @overload
+    def __getitem__(self, index: int) -> RGBDSample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RGBDSample]: ...
+
+    def __getitem__(self, index: int | slice) -> RGBDSample | Sequence[RGBDSample]:
+        if isinstance(index, slice):
+            return [self._load(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"frame {index} out of range for {n} frames")
+        return self._load(index % n)
