@@ -200,6 +200,52 @@ def test_unsupported_encoding_frames_are_skipped_and_counted(tmp_path: Path, seg
     assert count == FRAMES // 2 and "yuv422" in reason
 
 
+def _ros1_bag(path: Path, frames: int) -> Path:
+    """A ROS 1 recording of the synthetic camera (rgb8, 16UC1, CameraInfo with ROS 1 field names)."""
+    from rosbags.rosbag1 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from asymfusion_ros.data.synthetic import SyntheticScenes
+    from asymfusion_ros.ros import messages
+
+    store = get_typestore(Stores.ROS1_NOETIC)
+    factory = messages.rosbags_factory(store)
+    scenes = SyntheticScenes(size=SIZE, seed=1)
+    with Writer(path) as writer:
+        conns = {
+            topic: writer.add_connection(topic, msgtype, typestore=store)
+            for topic, msgtype in (
+                (make_bag.RGB_TOPIC, "sensor_msgs/msg/Image"),
+                (make_bag.DEPTH_TOPIC, "sensor_msgs/msg/Image"),
+                (make_bag.INFO_TOPIC, "sensor_msgs/msg/CameraInfo"),
+            )
+        }
+        for i in range(frames):
+            sample = scenes.frame(i)
+            stamp = make_bag.START_NS + i * 33_000_000
+            header = messages.build_header(factory, stamp, make_bag.FRAME_ID)
+            depth_mm = np.round(sample.depth_m * 1000).astype(np.uint16)
+            info = factory.new("sensor_msgs/msg/CameraInfo", header=header, height=SIZE[0], width=SIZE[1],
+                               K=sample.K.reshape(-1), R=np.eye(3).reshape(-1),
+                               P=np.hstack([sample.K, np.zeros((3, 1))]).reshape(-1))  # fmt: skip
+            for topic, msg in (
+                (make_bag.INFO_TOPIC, info),
+                (make_bag.RGB_TOPIC, messages.build_image(factory, header, sample.rgb, "rgb8")),
+                (make_bag.DEPTH_TOPIC, messages.build_image(factory, header, depth_mm, "16UC1")),
+            ):
+                writer.write(conns[topic], stamp + 5_000_000, store.serialize_ros1(msg, msg.__msgtype__))
+    return path
+
+
+def test_ros1_bag_replays(tmp_path: Path, segmenter: Segmenter) -> None:
+    out = tmp_path / "out"
+    report = replay(_config(_ros1_bag(tmp_path / "camera.bag", 3), out=out), segmenter)
+    assert report.frames == 3 and report.metrics() is None  # no label topic: no scores
+    assert any("ROS 1" in w for w in report.warnings)
+    with BagReader(out) as bag:
+        assert bag.topics()["/camera/segmentation/points"].msgcount == 3
+
+
 def test_start_end_window_and_max_frames(bags: dict[str, Path], segmenter: Segmenter) -> None:
     with BagReader(bags["mcap"]) as bag:
         start_ns = bag.start_ns
