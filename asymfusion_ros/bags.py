@@ -36,6 +36,7 @@ from rosbags.typesys import Stores, TypesysError, get_typestore
 from rosbags.typesys.store import Typestore
 
 from asymfusion_ros.mcap_salvage import SalvagedMcap, SalvageError
+from asymfusion_ros.ros import messages
 
 # Everything the storage and (de)serialisation layers of rosbags raise for bad input.
 _STORAGE_ERRORS = (
@@ -297,8 +298,9 @@ class BagWriter:
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-COLOR_ENCODINGS = frozenset({"rgb8", "bgr8", "rgba8", "bgra8"})
-DEPTH_ENCODINGS = frozenset({"16UC1", "32FC1"})
+COLOR_ENCODINGS = frozenset(messages.COLOR_ENCODINGS) - {"mono8"}
+"""What the node reads as colour, less mono8: a grey image is only colour when named so (--rgb-topic)."""
+DEPTH_ENCODINGS = frozenset(messages.DEPTH_ENCODINGS)
 LABEL_ENCODINGS = frozenset({"mono8", "mono16"})
 LABEL_HINTS = ("ground_truth", "groundtruth", "label", "semantic", "segmentation")
 """A label image is told from a grey image by its topic name holding one of these (or a ``gt`` part)."""
@@ -356,8 +358,9 @@ def detect_topics(
 ) -> StreamTopics:
     """Colour, depth, camera_info and (optional) label topics: given ones checked, others detected.
 
-    Image topics are classified by the encoding of their first message (colour: rgb8/bgr8/
-    rgba8/bgra8; depth: 16UC1/32FC1; labels: mono8/mono16 on a topic named like labels),
+    Image topics are classified by the encoding of their first message, with the node's
+    encoding tables (colour: rgb8/bgr8/rgba8/bgra8; depth: 16UC1/mono16/32FC1; labels:
+    mono8/mono16 on a topic named like labels),
     camera_info preferably the colour image's sibling (the image_transport convention).
     """
     topics = bag.topics()
