@@ -531,8 +531,10 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag")
     topics = parser.add_argument_group("topics (detected from message types and encodings when omitted)")
-    topics.add_argument("--rgb-topic", help="colour image (rgb8, bgr8, rgba8, bgra8, mono8)")
-    topics.add_argument("--depth-topic", help="depth image (16UC1 mm, 32FC1 m)")
+    topics.add_argument(
+        "--rgb-topic", help="colour image (rgb8, bgr8, rgba8, bgra8; mono8 only when named here)"
+    )
+    topics.add_argument("--depth-topic", help="depth image (16UC1/mono16 in --depth-scale units, 32FC1 m)")
     topics.add_argument("--info-topic", help="camera_info of the colour camera")
     topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
     parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
@@ -547,6 +549,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queue-size", type=int, default=Settings.sync_queue_size, help="sync queue per input"
     )
+    parser.add_argument(
+        "--depth-scale", type=float, default=Settings.depth_scale, help="metres per 16UC1 unit (node default)"
+    )
     parser.add_argument("--start", type=float, help="seconds from the bag's start")
     parser.add_argument("--end", type=float, help="seconds from the bag's start")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
@@ -558,7 +563,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ReplayConfig:
-    for name in ("slop", "queue_size", "max_frames"):
+    for name in ("slop", "queue_size", "max_frames", "depth_scale"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -582,6 +587,7 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
             precision=args.precision,
             sync_queue_size=args.queue_size,
             sync_slop=args.slop,
+            depth_scale=args.depth_scale,
         ),
     )
 
