@@ -11,22 +11,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from asymfusion_ros.fusion.asymfusion import AsymFusion
 from asymfusion_ros.fusion.baselines import EarlyConcat, LateAverage, SingleStream
 from asymfusion_ros.fusion.encoder import BACKBONES, load_pretrained
-from asymfusion_ros.fusion.ops import MODALITIES, ModelOutput
+from asymfusion_ros.fusion.ops import MODALITIES, ModelOutput, Segmenter
 from asymfusion_ros.fusion.preprocess import ModalityInputs
 
-__all__ = ["BACKBONES", "MODALITIES", "SCHEMES", "ModalityInputs", "ModelOutput", "build_model"]
+__all__ = ["BACKBONES", "MODALITIES", "SCHEMES", "ModalityInputs", "ModelOutput", "Segmenter", "build_model"]
 
 SCHEMES = ("asymfusion", "dmf", "concat", "average", "rgb", "depth")
 
 _SINGLE = ("rgb", "depth")
 
 
-def _constructor(scheme: str) -> Callable[..., nn.Module]:
+def _constructor(scheme: str) -> Callable[..., Segmenter]:
     if scheme == "asymfusion":
         return AsymFusion
     if scheme == "dmf":
@@ -49,7 +47,7 @@ def build_model(
     width: float = 1.0,
     pretrained: str | Path | None = None,
     **fusion_options: Any,
-) -> nn.Module:
+) -> Segmenter:
     """A segmenter of the given fusion scheme.
 
     ``rgb`` and ``depth`` consume that one modality whatever ``modalities`` says; the fusion
@@ -82,6 +80,6 @@ def build_model(
         options["fusion_stages"] = tuple(options["fusion_stages"])
     model = constructor(mods, backbone=backbone, num_classes=num_classes, width=width, **options)
     if pretrained is not None:
-        for encoder in model.encoders():  # type: ignore[operator]
+        for encoder in model.encoders():
             load_pretrained(encoder, pretrained)
     return model

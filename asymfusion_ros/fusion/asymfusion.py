@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ALL_STAGES, PAPER_EXCHANGE_FRACTION, ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, split_streams, stack_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, split_streams, stack_inputs
 
 __all__ = ["AsymFusion", "upsample"]
 
@@ -28,7 +28,7 @@ def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
     return F.interpolate(logits, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False)
 
 
-class AsymFusion(nn.Module):
+class AsymFusion(Segmenter):
     """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
 
     def __init__(
@@ -42,20 +42,17 @@ class AsymFusion(nn.Module):
         fusion_stages: Iterable[int] = ALL_STAGES,
         dropout: float = 0.5,
     ) -> None:
-        super().__init__()
-        self.modalities = tuple(modalities)
-        self.num_classes = num_classes
         stages = sorted(set(fusion_stages))
-        self.config = {
-            "scheme": "asymfusion",
-            "backbone": backbone,
-            "num_classes": num_classes,
-            "modalities": list(self.modalities),
-            "width": width,
-            "exchange_fraction": exchange_fraction,
-            "fusion_stages": stages,
-            "dropout": dropout,
-        }
+        super().__init__(
+            "asymfusion",
+            modalities,
+            backbone=backbone,
+            num_classes=num_classes,
+            width=width,
+            exchange_fraction=exchange_fraction,
+            fusion_stages=stages,
+            dropout=dropout,
+        )
         num = len(self.modalities)
         self.encoder = resnet(
             backbone,
@@ -69,7 +66,6 @@ class AsymFusion(nn.Module):
         self.alpha = nn.Parameter(torch.zeros(num))
 
     def encoders(self) -> tuple[ResNet, ...]:
-        """The encoders that take ImageNet weights."""
         return (self.encoder,)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
@@ -77,5 +73,5 @@ class AsymFusion(nn.Module):
         streams = split_streams(self.decoder(self.encoder(x)), len(self.modalities))
         weights = torch.softmax(self.alpha, dim=0)
         ensemble = sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))
-        size = x.shape[-2:]
+        size = inputs[self.modalities[0]].shape[-2:]  # a graph input's size stays static in ONNX
         return ModelOutput(upsample(ensemble, size), tuple(upsample(s, size) for s in streams))  # type: ignore[arg-type]

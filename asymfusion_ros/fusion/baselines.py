@@ -17,13 +17,16 @@ from torch import Tensor, nn
 from asymfusion_ros.fusion.asymfusion import upsample
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, check_inputs, stack_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, check_inputs, stack_inputs
 
 __all__ = ["EarlyConcat", "LateAverage", "SingleStream"]
 
 
-class SingleStream(nn.Module):
+class SingleStream(Segmenter):
     """ResNet + light-weight RefineNet on one input tensor; ``aux`` is empty."""
+
+    fuses_at_input = False
+    """True for early fusion: the modalities are concatenated on channels."""
 
     def __init__(
         self,
@@ -34,56 +37,35 @@ class SingleStream(nn.Module):
         width: float = 1.0,
         dropout: float = 0.5,
     ) -> None:
-        super().__init__()
-        self.modalities = tuple(modalities)
-        self.num_classes = num_classes
-        self.config = {
-            "scheme": self._scheme(),
-            "backbone": backbone,
-            "num_classes": num_classes,
-            "modalities": list(self.modalities),
-            "width": width,
-            "dropout": dropout,
-        }
-        self.encoder = resnet(backbone, in_channels=3 * self._input_stacks(), width=width)
+        mods = tuple(modalities)
+        if self.fuses_at_input and len(mods) < 2:
+            raise ValueError(f"scheme 'concat' needs >= 2 modalities, got {list(mods)}")
+        if not self.fuses_at_input and len(mods) != 1:
+            raise ValueError(f"a single-stream network takes 1 modality, got {list(mods)}")
+        scheme = "concat" if self.fuses_at_input else mods[0]
+        super().__init__(
+            scheme, mods, backbone=backbone, num_classes=num_classes, width=width, dropout=dropout
+        )
+        self.encoder = resnet(backbone, in_channels=3 * len(mods), width=width)
         self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
-
-    def _scheme(self) -> str:
-        return self.modalities[0]
-
-    def _input_stacks(self) -> int:
-        if len(self.modalities) != 1:
-            raise ValueError(f"a single-stream network takes 1 modality, got {list(self.modalities)}")
-        return 1
-
-    def _input(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        return stack_inputs(inputs, self.modalities)
 
     def encoders(self) -> tuple[ResNet, ...]:
         return (self.encoder,)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
-        x = self._input(inputs)
+        x = stack_inputs(inputs, self.modalities)
+        if self.fuses_at_input:
+            x = torch.cat(x.chunk(len(self.modalities), dim=0), dim=1)
         return ModelOutput(upsample(self.decoder(self.encoder(x)), x.shape[-2:]), ())
 
 
 class EarlyConcat(SingleStream):
     """Early fusion: a 3M-channel stem conv, otherwise one plain stream."""
 
-    def _scheme(self) -> str:
-        return "concat"
-
-    def _input_stacks(self) -> int:
-        if len(self.modalities) < 2:
-            raise ValueError(f"scheme 'concat' needs >= 2 modalities, got {list(self.modalities)}")
-        return len(self.modalities)
-
-    def _input(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        stacked = stack_inputs(inputs, self.modalities)
-        return torch.cat(stacked.chunk(len(self.modalities), dim=0), dim=1)
+    fuses_at_input = True
 
 
-class LateAverage(nn.Module):
+class LateAverage(Segmenter):
     """Late fusion: separate single-modality networks, logits averaged."""
 
     def __init__(
@@ -95,19 +77,11 @@ class LateAverage(nn.Module):
         width: float = 1.0,
         dropout: float = 0.5,
     ) -> None:
-        super().__init__()
-        self.modalities = tuple(modalities)
+        super().__init__(
+            "average", modalities, backbone=backbone, num_classes=num_classes, width=width, dropout=dropout
+        )
         if len(self.modalities) < 2:
             raise ValueError(f"scheme 'average' needs >= 2 modalities, got {list(self.modalities)}")
-        self.num_classes = num_classes
-        self.config = {
-            "scheme": "average",
-            "backbone": backbone,
-            "num_classes": num_classes,
-            "modalities": list(self.modalities),
-            "width": width,
-            "dropout": dropout,
-        }
         self.nets = nn.ModuleList(
             SingleStream((m,), backbone=backbone, num_classes=num_classes, width=width, dropout=dropout)
             for m in self.modalities

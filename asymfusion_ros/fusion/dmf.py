@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from asymfusion_ros.fusion.asymfusion import upsample
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import BACKBONES, ResNet, conv1x1, make_stage, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, check_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, check_inputs
 
 __all__ = ["MERGES", "DenseMultimodalFusion", "Merge"]
 
@@ -52,7 +52,7 @@ class Merge(nn.Module):
         return cast(Tensor, self.project(torch.cat(list(features), dim=1)))
 
 
-class DenseMultimodalFusion(nn.Module):
+class DenseMultimodalFusion(Segmenter):
     """Modality-specific encoders plus a densely connected shared fusion stream."""
 
     def __init__(
@@ -66,24 +66,21 @@ class DenseMultimodalFusion(nn.Module):
         shared_blocks: int = 1,
         dropout: float = 0.5,
     ) -> None:
-        super().__init__()
-        self.modalities = tuple(modalities)
+        super().__init__(
+            "dmf",
+            modalities,
+            backbone=backbone,
+            num_classes=num_classes,
+            width=width,
+            merge=merge,
+            shared_blocks=shared_blocks,
+            dropout=dropout,
+        )
         num = len(self.modalities)
         if num < 2:
             raise ValueError(f"scheme 'dmf' needs >= 2 modalities, got {list(self.modalities)}")
         if shared_blocks < 1:
             raise ValueError(f"shared_blocks must be >= 1, got {shared_blocks}")
-        self.num_classes = num_classes
-        self.config = {
-            "scheme": "dmf",
-            "backbone": backbone,
-            "num_classes": num_classes,
-            "modalities": list(self.modalities),
-            "width": width,
-            "merge": merge,
-            "shared_blocks": shared_blocks,
-            "dropout": dropout,
-        }
         self.streams = nn.ModuleList(resnet(backbone, width=width) for _ in self.modalities)
         channels = cast(ResNet, self.streams[0]).out_channels
         block = BACKBONES[backbone][0]
@@ -97,7 +94,7 @@ class DenseMultimodalFusion(nn.Module):
         self.decoder = RefineDecoder(channels, num_classes, width=width, dropout=dropout)
 
     def encoders(self) -> tuple[ResNet, ...]:
-        """The modality-specific encoders (the ones that take ImageNet weights)."""
+        """The modality-specific encoders (the shared stream starts from scratch)."""
         return tuple(cast(ResNet, s) for s in self.streams)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:

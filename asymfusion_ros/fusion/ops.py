@@ -15,30 +15,35 @@ The two fusion operations of AsymFusion (Wang et al., ACM MM 2020) act on that s
 Both are asymmetric: exchanging (a, b) gives stream 0 = [a_head, b_tail], exchanging (b, a)
 gives stream 0 = [b_head, a_tail]. With more than two streams the exchange is cyclic: stream
 m takes its tail from stream (m + 1) mod M, so every stream gives and receives one tail and
-two streams reduce to the paper's swap. They use only Slice, Concat and Pad, which export to
-ONNX opset 17 and parse in TensorRT.
+two streams reduce to the paper's swap. They use only Slice and Concat, which export to ONNX
+opset 17 with static shapes and parse in TensorRT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from asymfusion_ros.fusion.encoder import ResNet
 
 __all__ = [
     "MODALITIES",
     "ModalityBatchNorm",
     "ModelOutput",
+    "Segmenter",
     "channel_exchange",
     "check_inputs",
     "exchange_groups",
     "next_stream",
     "pixel_shift",
+    "shift_pixels",
     "split_streams",
     "stack_inputs",
+    "static_shape",
 ]
 
 MODALITIES = ("rgb", "depth", "normals")
@@ -54,6 +59,40 @@ class ModelOutput(NamedTuple):
     """Per-stream logits that the training loss also supervises; empty for one stream."""
 
 
+class Segmenter(nn.Module):
+    """Base of every network: the attributes training, export and checkpoints rely on.
+
+    ``config`` holds the JSON-able keyword arguments with which ``build_model(**config)``
+    rebuilds the network; ``forward(inputs: dict[str, Tensor]) -> ModelOutput``.
+    """
+
+    def __init__(
+        self,
+        scheme: str,
+        modalities: Sequence[str],
+        *,
+        backbone: str,
+        num_classes: int,
+        width: float,
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        self.modalities = tuple(modalities)
+        self.num_classes = num_classes
+        self.config: dict[str, Any] = {
+            "scheme": scheme,
+            "backbone": backbone,
+            "num_classes": num_classes,
+            "modalities": list(self.modalities),
+            "width": width,
+            **options,
+        }
+
+    def encoders(self) -> tuple[ResNet, ...]:
+        """The ResNet encoders that take ImageNet weights (``--pretrained``)."""
+        raise NotImplementedError
+
+
 def exchange_groups(channels: int, exchange_fraction: float) -> int:
     """The group size g: ``4 g`` channels are kept and shifted, the rest exchanged.
 
@@ -64,9 +103,17 @@ def exchange_groups(channels: int, exchange_fraction: float) -> int:
     return int(channels * (1.0 - exchange_fraction) / 4.0 + 1e-9)
 
 
+def static_shape(x: Tensor) -> tuple[int, ...]:
+    """``x.shape`` as Python ints: constants in an ONNX export (every export here is static).
+
+    Traced shapes would become Shape/Gather/Div chains around every reshape and slice.
+    """
+    return tuple(int(d) for d in x.shape)
+
+
 def next_stream(x: Tensor, num_modalities: int) -> Tensor:
     """Stream m's slot filled with stream (m + 1) mod M's batch (a roll on the batch axis)."""
-    batch = x.shape[0] // num_modalities
+    batch = static_shape(x)[0] // num_modalities
     return torch.cat([x[batch:], x[:batch]], dim=0)
 
 
@@ -90,13 +137,31 @@ def pixel_shift(x: Tensor, groups: int) -> Tensor:
     if not 0 <= 4 * g <= x.shape[1]:
         raise ValueError(f"pixel_shift needs 4*groups <= {x.shape[1]} channels, got groups={g}")
     parts = [
-        F.pad(x[:, 0:g, :, 1:], (0, 1, 0, 0)),
-        F.pad(x[:, g : 2 * g, :, :-1], (1, 0, 0, 0)),
-        F.pad(x[:, 2 * g : 3 * g, 1:, :], (0, 0, 0, 1)),
-        F.pad(x[:, 3 * g : 4 * g, :-1, :], (0, 0, 1, 0)),
+        shift_pixels(x[:, 0:g], dim=-1, step=-1),
+        shift_pixels(x[:, g : 2 * g], dim=-1, step=1),
+        shift_pixels(x[:, 2 * g : 3 * g], dim=-2, step=-1),
+        shift_pixels(x[:, 3 * g : 4 * g], dim=-2, step=1),
         torch.zeros_like(x[:, 4 * g :]),
     ]
     return torch.cat(parts, dim=1)
+
+
+def shift_pixels(x: Tensor, dim: int, step: int) -> Tensor:
+    """Move ``x`` one pixel along ``dim`` (step +1: towards higher indices), zero filled.
+
+    Built from Slice + Concat with ``zeros_like`` (a constant in a static export) rather than
+    ``F.pad``, whose TorchScript export computes the pads at run time and hides output shapes.
+    """
+    if step not in (-1, 1):
+        raise ValueError(f"step must be -1 or +1, got {step}")
+
+    def take(part: slice) -> Tensor:
+        index = [slice(None)] * x.dim()
+        index[dim] = part
+        return x[tuple(index)]
+
+    edge = torch.zeros_like(take(slice(0, 1)))
+    return torch.cat([edge, take(slice(None, -1))] if step > 0 else [take(slice(1, None)), edge], dim=dim)
 
 
 class ModalityBatchNorm(nn.Module):
@@ -114,8 +179,19 @@ class ModalityBatchNorm(nn.Module):
         self.bns = nn.ModuleList(nn.BatchNorm2d(num_features) for _ in range(num_modalities))
 
     def forward(self, x: Tensor) -> Tensor:
-        chunks = split_streams(x, self.num_modalities)
-        return torch.cat([bn(c) for bn, c in zip(self.bns, chunks, strict=True)], dim=0)
+        if self.training or any(bn.running_var is None for bn in self.bns):
+            chunks = split_streams(x, self.num_modalities)
+            return torch.cat([bn(c) for bn, c in zip(self.bns, chunks, strict=True)], dim=0)
+        # Inference: one broadcast multiply-add over [M, B, C, H, W] instead of M slices, M
+        # BatchNorms and a concat (the same affine maths; an exported graph folds the constants).
+        bns = [cast(nn.BatchNorm2d, bn) for bn in self.bns]
+        scales = [bn.weight / torch.sqrt(cast(Tensor, bn.running_var) + bn.eps) for bn in bns]
+        shifts = [bn.bias - cast(Tensor, bn.running_mean) * s for bn, s in zip(bns, scales, strict=True)]
+        n, c, h, w = static_shape(x)
+        m = self.num_modalities
+        y = x.reshape(m, n // m, c, h, w)
+        y = y * torch.stack(scales).reshape(m, 1, c, 1, 1) + torch.stack(shifts).reshape(m, 1, c, 1, 1)
+        return y.reshape(n, c, h, w)
 
 
 def split_streams(x: Tensor, num_modalities: int) -> tuple[Tensor, ...]:

@@ -19,7 +19,8 @@ The exported ONNX graph embeds this very module, so training and deployment cann
 
 Depth 0, negative or NaN is invalid: ``d > 0`` is false for NaN, so the mask needs no IsNaN,
 and invalid values are replaced (``torch.where``) before any arithmetic. Only Cast, Div, Sub,
-Clip, Where, Slice, Pad, Concat, Sqrt and Transpose appear in the graph (opset 17, static).
+Clip, Where, Slice, Concat, Mul, ReduceSum, Sqrt and Transpose appear in the graph (opset 17,
+static shapes throughout).
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asymfusion_ros.fusion.ops import MODALITIES
+from asymfusion_ros.fusion.ops import MODALITIES, shift_pixels
 
 __all__ = ["DEPTH_ENCODINGS", "IMAGENET_MEAN", "IMAGENET_STD", "ModalityInputs"]
 
@@ -112,16 +112,18 @@ class ModalityInputs(nn.Module):
         else:
             v = self.min_depth_m / depth.clamp(self.min_depth_m, self.max_depth_m)
         v = torch.where(valid, (v - 0.25) / 0.125, torch.zeros_like(v))
-        return v.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+        v = v.unsqueeze(1)
+        return torch.cat([v, v, v], dim=1)
 
     def _normals(self, depth: Tensor, valid: Tensor) -> Tensor:
-        focal = self.focal_ratio * depth.shape[-1]
-        z = torch.where(valid, depth, torch.zeros_like(depth))
-        ok = valid.to(depth.dtype)
-        dz_du = F.pad((z[:, :, 2:] - z[:, :, :-2]) * 0.5, (1, 1))
-        ok_u = F.pad(ok[:, :, 2:] * ok[:, :, :-2], (1, 1))
-        dz_dv = F.pad((z[:, 2:, :] - z[:, :-2, :]) * 0.5, (0, 0, 1, 1))
-        ok_v = F.pad(ok[:, 2:, :] * ok[:, :-2, :], (0, 0, 1, 1))
-        n = torch.stack([focal * dz_du, focal * dz_dv, -z], dim=1)
+        focal = self.focal_ratio * int(depth.shape[-1])
+        z = torch.where(valid, depth, torch.zeros_like(depth)).unsqueeze(1)
+        ok = valid.to(depth.dtype).unsqueeze(1)
+        # central differences; shifted-in zeros at the border are masked by the validity product
+        after_u, before_u = shift_pixels(z, -1, -1), shift_pixels(z, -1, 1)
+        after_v, before_v = shift_pixels(z, -2, -1), shift_pixels(z, -2, 1)
+        mask = ok * shift_pixels(ok, -1, -1) * shift_pixels(ok, -1, 1)
+        mask = mask * shift_pixels(ok, -2, -1) * shift_pixels(ok, -2, 1)
+        n = torch.cat([(0.5 * focal) * (after_u - before_u), (0.5 * focal) * (after_v - before_v), -z], dim=1)
         norm = torch.sqrt((n * n).sum(dim=1, keepdim=True)).clamp_min(1e-6)
-        return n / norm * (ok * ok_u * ok_v).unsqueeze(1)
+        return n / norm * mask
