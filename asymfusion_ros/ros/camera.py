@@ -1,0 +1,188 @@
+"""``asymfusion camera``: a stand-in RGB-D camera publishing synthetic or recorded frames.
+
+Publishes, with one header per frame (the clock's now, ``--frame-id``), what an RGB-D
+driver with depth registered to colour publishes: ``rgb/image`` (rgb8), ``depth/image``
+(16UC1 millimetres) and ``rgb/camera_info`` (K, plumb_bob without distortion). Frames are
+rendered (or read) once, before publishing starts, and then looped, so the publishing rate
+does not depend on how fast the renderer is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from asymfusion_ros.data.sample import KINECT_K, KINECT_SIZE, RGBDSample, scale_intrinsics
+from asymfusion_ros.ros import messages
+
+DEFAULT_FRAME_ID = "camera_color_optical_frame"
+
+
+class CameraError(ValueError):
+    """Frames cannot be produced: a bad size, an empty or unreadable folder."""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' (W x H, as cameras say it) -> (H, W)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise CameraError(f"size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}") from err
+    if width < 8 or height < 8:
+        raise CameraError(f"size must be at least 8x8, got {text!r}")
+    return height, width
+
+
+def synthetic_frames(size: tuple[int, int], count: int, seed: int = 0) -> list[RGBDSample]:
+    """``count`` consecutive synthetic frames (a camera moving through one room, then the next)."""
+    from asymfusion_ros.data.synthetic import SyntheticScenes
+
+    scenes = SyntheticScenes(size, seed)
+    return [scenes.frame(i) for i in range(count)]
+
+
+def folder_frames(
+    folder: Path, size: tuple[int, int] | None, depth_scale: float, k: np.ndarray | None = None
+) -> list[RGBDSample]:
+    """RGB/depth PNG pairs ``folder/rgb/NAME.png`` + ``folder/depth/NAME.png`` (NYUv2 layout).
+
+    Depth PNGs hold ``depth_scale`` metres per unit (0.001: millimetres; NYUv2 samples:
+    0.0002). K defaults to the NYUv2 (Kinect) camera scaled to the image size.
+    """
+    rgb_files = sorted((folder / "rgb").glob("*.png"))
+    pairs = [(f, folder / "depth" / f.name) for f in rgb_files if (folder / "depth" / f.name).is_file()]
+    if not pairs:
+        raise CameraError(f"no rgb/NAME.png with a matching depth/NAME.png in {folder}")
+    frames = []
+    for rgb_path, depth_path in pairs:
+        bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
+        raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
+        if bgr is None or raw is None or raw.ndim != 2:
+            raise CameraError(
+                f"unreadable pair {rgb_path} / {depth_path} (need colour PNG + 1-channel depth PNG)"
+            )
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        depth_m: np.ndarray = raw.astype(np.float32) * np.float32(depth_scale)
+        frame_k = k if k is not None else _kinect_k(rgb.shape[:2])
+        if size is not None and size != rgb.shape[:2]:
+            frame_k = scale_intrinsics(frame_k, size[1] / rgb.shape[1], size[0] / rgb.shape[0])
+            rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+            depth_m = cv2.resize(depth_m, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        if depth_m.shape != rgb.shape[:2]:
+            depth_m = cv2.resize(depth_m, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
+        frames.append(RGBDSample(rgb, depth_m, None, frame_k))
+    return frames
+
+
+def _kinect_k(shape: tuple[int, int]) -> np.ndarray:
+    return scale_intrinsics(KINECT_K, shape[1] / KINECT_SIZE[1], shape[0] / KINECT_SIZE[0])
+
+
+class FramePublisher:
+    """Publishes RGBDSample frames as an RGB-D driver would, on a node the caller owns."""
+
+    def __init__(self, node: Any, frame_id: str = DEFAULT_FRAME_ID, qos: Any = 5) -> None:
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self._node = node
+        self.frame_id = frame_id
+        self._factory = messages.rclpy_factory()
+        self._rgb = node.create_publisher(Image, "rgb/image", qos)
+        self._depth = node.create_publisher(Image, "depth/image", qos)
+        self._info = node.create_publisher(CameraInfo, "rgb/camera_info", qos)
+
+    def publish(self, frame: RGBDSample, stamp_ns: int | None = None) -> Any:
+        """Publish one frame stamped ``stamp_ns`` (default: the node clock's now); returns the header."""
+        if stamp_ns is None:
+            stamp_ns = int(self._node.get_clock().now().nanoseconds)
+        header = messages.build_header(self._factory, stamp_ns, self.frame_id)
+        height, width = frame.depth_m.shape
+        depth_mm = np.clip(np.nan_to_num(frame.depth_m) * 1000.0 + 0.5, 0, 65535).astype(np.uint16)
+        self.publish_messages(
+            rgb=messages.build_image(self._factory, header, frame.rgb),
+            depth=messages.build_image(self._factory, header, depth_mm, "16UC1"),
+            info=messages.build_camera_info(self._factory, header, frame.K, height, width),
+        )
+        return header
+
+    def publish_messages(self, rgb: Any = None, depth: Any = None, info: Any = None) -> None:
+        """Publish ready-made messages (camera_info first, colour last, as drivers tend to)."""
+        for msg, publisher in ((info, self._info), (depth, self._depth), (rgb, self._rgb)):
+            if msg is not None:
+                publisher.publish(msg)
+
+    def matched(self) -> bool:
+        """True once every camera topic has a subscriber (best-effort messages sent before are lost)."""
+        return all(p.get_subscription_count() > 0 for p in (self._rgb, self._depth, self._info))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--synthetic", action="store_true", help="synthetic indoor scenes (the default)")
+    source.add_argument("--folder", type=Path, help="folder with rgb/NAME.png and depth/NAME.png pairs")
+    parser.add_argument("--rate", type=float, default=15.0, help="frames per second (default 15)")
+    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument(
+        "--frame-id", default=DEFAULT_FRAME_ID, help=f"header frame_id (default {DEFAULT_FRAME_ID})"
+    )
+    parser.add_argument(
+        "--frames", type=int, default=0, help="stop after publishing N frames (default: run on)"
+    )
+    parser.add_argument(
+        "--loop", type=int, default=30, help="distinct synthetic frames rendered, then looped"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="synthetic scene seed")
+    parser.add_argument("--depth-scale", type=float, default=0.001, help="folder depth PNG metres per unit")
+    parser.add_argument(
+        "--ros-args", nargs=argparse.REMAINDER, default=[], help="remaps etc. passed to rclpy"
+    )
+
+
+def load_frames(args: argparse.Namespace) -> list[RGBDSample]:
+    size = parse_size(args.size)
+    if args.folder is not None:
+        return folder_frames(args.folder, size, args.depth_scale)
+    if args.loop < 1:
+        raise CameraError(f"--loop must be >= 1, got {args.loop}")
+    return synthetic_frames(size, args.loop, args.seed)
+
+
+def run(args: argparse.Namespace) -> int:
+    import rclpy
+
+    if not args.rate > 0:
+        print(f"--rate must be > 0, got {args.rate}", file=sys.stderr)
+        return 2
+    try:
+        frames = load_frames(args)
+    except CameraError as err:
+        print(err, file=sys.stderr)
+        return 2
+    rclpy.init(args=["asymfusion_camera", "--ros-args", *args.ros_args] if args.ros_args else None)
+    node = None
+    try:
+        node = rclpy.create_node("asymfusion_camera")
+        camera = FramePublisher(node, args.frame_id)
+        published = 0
+
+        def tick() -> None:
+            nonlocal published
+            camera.publish(frames[published % len(frames)])
+            published += 1
+
+        node.create_timer(1.0 / args.rate, tick)
+        node.get_logger().info(f"publishing {len(frames)} looped frames at {args.rate:g} Hz ({args.size})")
+        while rclpy.ok() and not (args.frames and published >= args.frames):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

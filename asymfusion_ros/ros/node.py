@@ -1,0 +1,330 @@
+"""The ``asymfusion`` node: synchronised RGB-D in, labels, overlay, labeled cloud and tags out.
+
+Threads: the executor runs the subscriptions (cheap: stamp checks and synchronisation) and
+the diagnostics timer; one worker thread decodes, segments and publishes the newest
+synchronised frame. A frame the worker never got to is replaced by the next one and
+counted as a drop, so the executor never waits on inference and latency does not grow.
+
+Outputs carry the colour image's header. Depth of another size than colour is resized to
+it with nearest-neighbour (no invented depths at edges); K stays the colour camera's, so
+feed depth registered to colour (e.g. RealSense ``aligned_depth_to_color``).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from asymfusion_ros import geometry
+from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.pipeline import Segmenter
+from asymfusion_ros.resources import ResourceError, resolve_model
+from asymfusion_ros.ros import messages, params
+from asymfusion_ros.ros.diagnostics import PipelineStats, Problem, Snapshot, diagnostic_array
+from asymfusion_ros.ros.sync import Synchronizer, create_sync
+
+WARN_PERIOD_S = 5.0
+"""Each kind of bad input is logged at most once per this many seconds (and always counted)."""
+
+OUTPUT_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RGB, DEPTH = 0, 1  # synchroniser input indices
+
+
+class SyncedFrame(NamedTuple):
+    """One matched colour/depth pair as received, and when it became complete (monotonic s)."""
+
+    rgb: Image
+    depth: Image
+    arrived_s: float
+
+
+class LatestSlot:
+    """A one-item mailbox: ``put`` replaces what is waiting, ``take`` blocks until an item or close."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: SyncedFrame | None = None
+        self._closed = False
+
+    def put(self, item: SyncedFrame) -> bool:
+        """Store ``item``; True when it replaced one nobody took (a dropped frame)."""
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify()
+            return replaced
+
+    def take(self) -> SyncedFrame | None:
+        """The waiting item (emptying the slot), or None once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self._closed)
+            item, self._item = self._item, None
+            return None if self._closed else item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class SegmentationNode(Node):
+    """RGB-D semantic segmentation per DESIGN.md §5 (topics, parameters, diagnostics)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("asymfusion", **kwargs)
+        self._settings = params.declare(self)
+        model_path = resolve_model(self._settings.model)
+        self.segmenter = Segmenter.from_path(
+            model_path,
+            backend=self._settings.backend,
+            precision=self._settings.precision,
+            device=self._settings.device,
+        )
+        self.classes = self.segmenter.classes
+        self._palette = self.classes.palette()
+        self._factory = messages.rclpy_factory()
+        self.stats = PipelineStats()
+        self._info: dict[str, str] = {
+            "backend": self.segmenter.describe(),
+            "model": str(model_path),
+            "classes": f"{self.classes.name} ({len(self.classes)})",
+        }
+        self._loggers = {p: rclpy.logging.get_logger(self.get_logger().name) for p in Problem}
+
+        self._pub = {
+            "labels": self.create_publisher(Image, "segmentation/labels", OUTPUT_QOS),
+            "color": self.create_publisher(Image, "segmentation/color", OUTPUT_QOS),
+            "overlay": self.create_publisher(Image, "segmentation/overlay", OUTPUT_QOS),
+            "confidence": self.create_publisher(Image, "segmentation/confidence", OUTPUT_QOS),
+            "points": self.create_publisher(PointCloud2, "segmentation/points", OUTPUT_QOS),
+            "class_tags": self.create_publisher(MarkerArray, "segmentation/class_tags", OUTPUT_QOS),
+        }
+        self._classes_pub = self.create_publisher(String, "segmentation/classes", LATCHED_QOS)
+        self._classes_pub.publish(String(data=self.classes.to_json()))
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._last_snapshot: Snapshot | None = None
+
+        self._camera_info: CameraInfo | None = None
+        self._last_stamp_ns: list[int | None] = [None, None]
+        self._sync_lock = threading.Lock()
+        self._sync = self._new_sync()
+        qos = self._input_qos()
+        self.create_subscription(Image, "rgb/image", lambda m: self._on_image(RGB, m), qos)
+        self.create_subscription(Image, "depth/image", lambda m: self._on_image(DEPTH, m), qos)
+        self.create_subscription(CameraInfo, "rgb/camera_info", self._on_camera_info, qos)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+        self._slot = LatestSlot()
+        self._worker = threading.Thread(target=self._work, name="asymfusion-worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"segmenting with {self._info['backend']} ({model_path.name})")
+
+    # -- executor side -----------------------------------------------------------------------
+
+    def _input_qos(self) -> QoSProfile:
+        """SensorDataQoS (best effort, keep last 5), with the reliability the parameter asks."""
+        reliability = ReliabilityPolicy.RELIABLE if self._settings.qos_reliability == "reliable" else None
+        qos = QoSProfile(
+            depth=qos_profile_sensor_data.depth,
+            history=qos_profile_sensor_data.history,
+            durability=qos_profile_sensor_data.durability,
+            reliability=reliability or qos_profile_sensor_data.reliability,
+        )
+        return qos
+
+    def _new_sync(self) -> Synchronizer:
+        return create_sync(2, self._settings.sync_queue_size, self._settings.sync_slop, self._on_synced)
+
+    def _on_image(self, index: int, msg: Image) -> None:
+        stamp_ns = messages.stamp_to_ns(msg.header.stamp)
+        with self._sync_lock:
+            last = self._last_stamp_ns[index]
+            if last is not None and stamp_ns < last:
+                # A bag that loops or a restarted clock: stale items could never match again.
+                self._sync = self._new_sync()
+                self._last_stamp_ns = [None, None]
+                self._problem(
+                    Problem.CLOCK_JUMP, f"stamp went back {(last - stamp_ns) / 1e9:.3f} s; sync reset"
+                )
+            self._last_stamp_ns[index] = stamp_ns
+            sync = self._sync
+        sync.add(index, stamp_ns, msg)
+
+    def _on_synced(self, rgb: Image, depth: Image) -> None:
+        replaced = self._slot.put(SyncedFrame(rgb, depth, time.monotonic()))
+        self.stats.frame_in(replaced)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        try:
+            updated = params.apply(self._settings, [(p.name, p.value) for p in changes])
+        except params.ParameterError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        changed = params.changed_fields(self._settings, updated)
+        self._settings = updated
+        if {"sync_queue_size", "sync_slop"} & set(changed):
+            with self._sync_lock:
+                self._sync = self._new_sync()
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        snap = self.stats.snapshot()
+        stamp = self.get_clock().now().to_msg()
+        array = diagnostic_array(stamp, f"{self.get_name()}: segmentation", self.get_fully_qualified_name(),
+                                 snap, self._last_snapshot, self._info)  # fmt: skip
+        self._diag_pub.publish(array)
+        self._last_snapshot = snap
+
+    def _problem(self, problem: Problem, detail: str) -> None:
+        """Count a bad input and warn, at most once per WARN_PERIOD_S for each kind."""
+        count = self.stats.problem(problem)
+        self._loggers[problem].warning(
+            f"{problem.value} (#{count}): {detail}", throttle_duration_sec=WARN_PERIOD_S
+        )
+
+    # -- worker side -------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (frame := self._slot.take()) is not None:
+            try:
+                self._process(frame)
+            except messages.MessageError as err:
+                self._problem(Problem(err.problem), str(err))
+            except BackendError as err:
+                self._problem(Problem.INFERENCE_ERROR, str(err))
+            except Exception as err:  # the worker must outlive any one frame
+                self._problem(Problem.INFERENCE_ERROR, f"{type(err).__name__}: {err}")
+
+    def _process(self, frame: SyncedFrame) -> None:
+        settings = self._settings
+        # An output is computed only when enabled and somebody subscribes to it.
+        wants = {
+            name: bool(getattr(settings, f"publish_{name}")) and pub.get_subscription_count() > 0
+            for name, pub in self._pub.items()
+        }
+        rgb = messages.image_to_rgb(frame.rgb)
+        depth_m = self._depth_like(
+            messages.image_to_depth_m(frame.depth, settings.depth_scale), rgb.shape[:2]
+        )
+        segmentation = self.segmenter.segment(rgb, depth_m)
+        labels, header = segmentation.labels, frame.rgb.header
+
+        if wants["labels"]:
+            self._publish("labels", labels, header)
+        if wants["confidence"]:
+            self._publish("confidence", segmentation.confidence, header)
+        if wants["color"] or wants["overlay"]:
+            color = geometry.colorize(labels, self._palette)
+            if wants["color"]:
+                self._publish("color", color, header)
+            if wants["overlay"]:
+                self._publish("overlay", geometry.overlay(rgb, color, settings.overlay_alpha), header)
+
+        k = self._intrinsics(rgb.shape[:2]) if wants["points"] or wants["class_tags"] else None
+        if k is not None:
+            points = geometry.labeled_points(
+                depth_m, k, labels, rgb, segmentation.confidence,
+                stride=settings.points_stride, min_range=settings.points_min_range,
+                max_range=settings.points_max_range, organized=settings.points_organized and wants["points"],
+            )  # fmt: skip
+            if wants["points"]:
+                self._pub["points"].publish(messages.build_point_cloud(self._factory, header, points))
+            if wants["class_tags"]:
+                tags = geometry.class_tags(points, self.classes, settings.tags_min_points)
+                self._pub["class_tags"].publish(
+                    messages.build_class_tags(self._factory, header, tags, self.classes)
+                )
+
+        inference_ms = float(sum(segmentation.timings_ms.values()))
+        self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms)
+
+    def _publish(self, output: str, array: np.ndarray, header: Any) -> None:
+        self._pub[output].publish(messages.build_image(self._factory, header, array))
+
+    def _depth_like(self, depth_m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Depth at colour resolution, invalid (NaN, inf, negative) as 0; counts what is wrong."""
+        if depth_m.shape != shape:
+            self._problem(
+                Problem.SIZE_MISMATCH, f"depth {depth_m.shape[::-1]} resized to colour {shape[::-1]}"
+            )
+            depth_m = cv2.resize(depth_m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+        valid = np.isfinite(depth_m) & (depth_m > 0)
+        if not valid.all():
+            depth_m = np.where(valid, depth_m, np.float32(0))
+        if not valid.any():
+            self._problem(Problem.INVALID_DEPTH, "no valid depth in the frame (all zero or NaN)")
+        return depth_m
+
+    def _intrinsics(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """K of the latest camera_info, scaled when it was calibrated at another resolution."""
+        info = self._camera_info
+        if info is None:
+            self._problem(Problem.MISSING_CAMERA_INFO, "no rgb/camera_info yet: cloud and tags skipped")
+            return None
+        k = messages.camera_info_to_k(info)
+        if not (k[0, 0] > 0 and k[1, 1] > 0):
+            self._problem(Problem.MISSING_CAMERA_INFO, "rgb/camera_info has no intrinsics (K is zero)")
+            return None
+        if (info.height, info.width) != shape and info.height > 0 and info.width > 0:
+            self._problem(
+                Problem.SIZE_MISMATCH, f"camera_info {info.width}x{info.height}, image {shape[1]}x{shape[0]}"
+            )
+            k = k.copy()
+            k[0] *= shape[1] / info.width
+            k[1] *= shape[0] / info.height
+        return k
+
+    def destroy_node(self) -> None:
+        self._slot.close()
+        self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Console script ``asymfusion_node`` (``ros2 run asymfusion_ros asymfusion_node``)."""
+    rclpy.init(args=None if args is None else list(args))
+    node: SegmentationNode | None = None
+    try:
+        node = SegmentationNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (params.ParameterError, ResourceError, BackendError) as err:
+        rclpy.logging.get_logger("asymfusion").fatal(f"cannot start: {err}")
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

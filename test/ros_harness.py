@@ -1,0 +1,140 @@
+"""The node under test and a probe node (camera + output subscribers) on one executor thread.
+
+Real rclpy and DDS (loopback, see conftest.py): the probe publishes camera messages and
+records every output by stamp; tests wait on conditions with timeouts, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, PointCloud2
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from asymfusion_ros.data.sample import RGBDSample
+from asymfusion_ros.ros import messages
+from asymfusion_ros.ros.camera import FramePublisher
+from asymfusion_ros.ros.node import SegmentationNode
+
+OUTPUTS = {
+    "labels": Image,
+    "color": Image,
+    "overlay": Image,
+    "confidence": Image,
+    "points": PointCloud2,
+    "class_tags": MarkerArray,
+}
+K = np.array([[60.0, 0.0, 32.0], [0.0, 60.0, 24.0], [0.0, 0.0, 1.0]])
+
+
+def wall_frame(height: int = 48, width: int = 64, depth_m: float = 2.0, seed: int = 0) -> RGBDSample:
+    """A textured wall facing the camera at ``depth_m`` metres."""
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    k = K.copy()
+    k[0, 2], k[1, 2] = width / 2, height / 2
+    return RGBDSample(rgb, np.full((height, width), depth_m, np.float32), None, k)
+
+
+class Harness:
+    """One SegmentationNode plus a probe, in ``namespace``, spun by a background executor."""
+
+    def __init__(self, context: Any, model: Path, namespace: str, **overrides: Any) -> None:
+        self.context = context
+        params = [Parameter("model", value=str(model)), Parameter("backend", value="onnxruntime")]
+        params += [Parameter(name, value=value) for name, value in overrides.items()]
+        self.node = SegmentationNode(context=context, namespace=namespace, parameter_overrides=params)
+        self.probe = rclpy.create_node("probe", namespace=namespace, context=context)
+        self.camera = FramePublisher(self.probe)
+        self.factory = messages.rclpy_factory()
+        self._cond = threading.Condition()
+        self.received: dict[str, dict[int, Any]] = defaultdict(dict)
+        self.diagnostics: list[DiagnosticArray] = []
+        self.classes: list[str] = []
+        for name, msg_type in OUTPUTS.items():
+            self.probe.create_subscription(msg_type, f"segmentation/{name}", self._recorder(name), 10)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        self.probe.create_subscription(
+            String, "segmentation/classes", lambda m: self._add(self.classes, m.data), latched
+        )
+        self.probe.create_subscription(
+            DiagnosticArray, "/diagnostics", lambda m: self._add(self.diagnostics, m), 10
+        )
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.probe)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+        self.wait_for(self._connected, 10.0, "probe and node to discover each other")
+
+    def _connected(self) -> bool:
+        outputs = all(p.get_subscription_count() > 0 for p in self.node._pub.values())
+        return outputs and self.camera.matched()
+
+    def _recorder(self, name: str) -> Callable[[Any], None]:
+        def record(msg: Any) -> None:
+            with self._cond:
+                header = msg.markers[0].header if isinstance(msg, MarkerArray) else msg.header
+                self.received[name][messages.stamp_to_ns(header.stamp)] = msg
+                self._cond.notify_all()
+
+        return record
+
+    def _add(self, target: list[Any], item: Any) -> None:
+        with self._cond:
+            target.append(item)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        """Block until ``predicate()`` holds (re-checked on every message, at least every 50 ms)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                self._cond.wait(min(left, 0.05))
+
+    def problems(self) -> dict[str, int]:
+        return {p.value: n for p, n in self.node.stats.snapshot().problems.items()}
+
+    def stamp(self) -> int:
+        return int(self.probe.get_clock().now().nanoseconds)
+
+    def send(self, frame: RGBDSample, outputs: tuple[str, ...] = ("labels",), timeout: float = 10.0) -> int:
+        """Publish ``frame`` (again, with a new stamp, every 0.5 s: inputs are best effort) until
+        every output in ``outputs`` came back for one stamp; returns that stamp."""
+        deadline = time.monotonic() + timeout
+        sent: list[int] = []
+
+        def done() -> bool:
+            return any(all(s in self.received[o] for o in outputs) for s in sent)
+
+        while time.monotonic() < deadline:
+            sent.append(self.stamp())
+            self.camera.publish(frame, sent[-1])
+            try:
+                self.wait_for(done, min(0.5, max(deadline - time.monotonic(), 0.01)), f"outputs {outputs}")
+            except AssertionError:
+                continue
+            return next(s for s in sent if all(s in self.received[o] for o in outputs))
+        raise AssertionError(f"no {outputs} within {timeout} s of publishing")
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self._thread.join(timeout=5.0)
+        self.node.destroy_node()
+        self.probe.destroy_node()
