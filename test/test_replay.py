@@ -20,7 +20,7 @@ from asymfusion_ros.cli import main
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.replay import OUTPUT_TOPICS, ReplayConfig, replay
 
-SIZE = (64, 80)  # (H, W): the tiny model's input size
+SIZE = (64, 80)  # (H, W): tiny frames; the Segmenter fits them to the model's input size
 FRAMES = 6
 
 
