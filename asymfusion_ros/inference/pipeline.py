@@ -95,7 +95,7 @@ class Segmenter:
         if fit is None:
             fit = self._fits[camera] = Fit.of(camera, self.input_size)
         t0 = time.perf_counter()
-        net_rgb, net_depth = self._to_network(rgb, depth_m, fit)
+        net_rgb, net_depth = to_network(rgb, depth_m, fit, self.input_size)
         t1 = time.perf_counter()
         labels, confidence = self.backend.run(net_rgb, net_depth)
         t2 = time.perf_counter()
@@ -104,21 +104,25 @@ class Segmenter:
         timings = {"preprocess": (t1 - t0) * 1e3, "backend": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
         return Segmentation(labels, confidence, timings)
 
-    def _to_network(self, rgb: np.ndarray, depth_m: np.ndarray, fit: Fit) -> tuple[np.ndarray, np.ndarray]:
-        size = (fit.width, fit.height)  # cv2 takes (width, height)
-        if rgb.shape[:2] != (fit.height, fit.width):
-            shrinking = fit.height * fit.width < rgb.shape[0] * rgb.shape[1]
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-            depth_m = cv2.resize(depth_m, size, interpolation=cv2.INTER_NEAREST)
-        if fit.whole:
-            return np.ascontiguousarray(rgb), np.ascontiguousarray(depth_m)
-        nh, nw = self.input_size
-        net_rgb = np.zeros((nh, nw, 3), np.uint8)
-        net_depth = np.zeros((nh, nw), np.float32)
-        window = (slice(fit.top, fit.top + fit.height), slice(fit.left, fit.left + fit.width))
-        net_rgb[window] = rgb
-        net_depth[window] = depth_m
-        return net_rgb, net_depth
+
+
+def to_network(
+    rgb: np.ndarray, depth_m: np.ndarray, fit: Fit, input_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A camera frame resized (and letterboxed if ``fit`` says so) to the network input."""
+    size = (fit.width, fit.height)  # cv2 takes (width, height)
+    if rgb.shape[:2] != (fit.height, fit.width):
+        shrinking = fit.height * fit.width < rgb.shape[0] * rgb.shape[1]
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        depth_m = cv2.resize(depth_m, size, interpolation=cv2.INTER_NEAREST)
+    if fit.whole:
+        return np.ascontiguousarray(rgb), np.ascontiguousarray(depth_m)
+    net_rgb = np.zeros((*input_size, 3), np.uint8)
+    net_depth = np.zeros(input_size, np.float32)
+    window = (slice(fit.top, fit.top + fit.height), slice(fit.left, fit.left + fit.width))
+    net_rgb[window] = rgb
+    net_depth[window] = depth_m
+    return net_rgb, net_depth
 
 
 def _to_camera(plane: np.ndarray, fit: Fit, camera: tuple[int, int]) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""``asymfusion build-engine MODEL.onnx``: build (or find cached) the TensorRT engine of a bundle.
+
+Prints where the engine went and how long the build took. Engines live in the cache (see
+engine_cache.py); ``-o`` also copies one, with its metadata sidecar, to a path of your choice
+(an engine is only valid on the TensorRT version and GPU model it was built with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from asymfusion_ros.inference.backends import Precision
+from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.model_bundle import sidecar_path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="an ONNX bundle written by `asymfusion export`")
+    parser.add_argument("--precision", choices=[p.value for p in Precision], default=Precision.FP16.value)
+    parser.add_argument(
+        "--calib", type=Path, help="INT8 calibration frames: a folder (rgb/, depth/) or a rosbag"
+    )
+    parser.add_argument("--calib-frames", type=int, default=200, help="at most this many calibration frames")
+    parser.add_argument(
+        "--depth-scale",
+        type=float,
+        default=0.001,
+        help="metres per unit of 16-bit depth PNGs/images (0.001: mm)",
+    )
+    parser.add_argument("--device", type=int, default=0, help="CUDA device index")
+    parser.add_argument("-o", "--output", type=Path, help="also copy the engine (and its .json sidecar) here")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError as err:
+        print(f"error: TensorRT is not importable here ({err}); build engines on the target (Jetson/GPU)")
+        return 1
+    from asymfusion_ros.inference.tensorrt_backend import CalibrationSource, build_engine
+
+    if not args.model.is_file():
+        print(f"error: model file not found: {args.model}")
+        return 1
+    calibration = CalibrationSource(args.calib, args.calib_frames, args.depth_scale) if args.calib else None
+    try:
+        result = build_engine(
+            args.model, precision=Precision(args.precision), device=args.device, calibration=calibration
+        )
+    except BackendError as err:
+        print(f"error: {err}")
+        return 1
+    path = result.path
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sidecar_path(path), sidecar_path(args.output))
+        shutil.copyfile(path, args.output)
+        path = args.output
+    how = "found in the cache (key unchanged)" if result.cached else f"built in {result.seconds:.1f} s"
+    print(f"engine {path} ({args.precision}, {path.stat().st_size / 1e6:.1f} MB): {how}")
+    return 0

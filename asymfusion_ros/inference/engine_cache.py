@@ -1,0 +1,138 @@
+"""Where TensorRT engines, timing caches and INT8 calibration caches live, and when one is valid.
+
+An engine is valid only for the exact ONNX bytes, TensorRT version, GPU model, compute
+capability, precision and input shapes it was built for, so all of them go into its key and
+its file name: a changed model, an upgraded JetPack or another GPU gives another key, hence a
+rebuild, never a stale engine. Every file is written atomically (temporary file in the same
+folder, fsync, ``os.replace``), so a build killed half-way never leaves a truncated engine
+that the next start would try to load.
+
+Folder: ``$ASYMFUSION_CACHE_DIR`` or ``~/.cache/asymfusion_ros``, engines under ``engines/``.
+No tensorrt import here: keys and files are plain data, testable on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from asymfusion_ros.inference.model_bundle import sidecar_path
+
+CACHE_ENV = "ASYMFUSION_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$ASYMFUSION_CACHE_DIR`` if set, else ``~/.cache/asymfusion_ros``."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override).expanduser() if override else Path.home() / ".cache" / "asymfusion_ros"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Everything an engine depends on. ``calibration`` fingerprints the INT8 calibration data."""
+
+    onnx_sha256: str
+    tensorrt_version: str
+    gpu_name: str
+    compute_capability: str  # "8.7"
+    precision: str
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    calibration: str = ""
+
+    def digest(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shapes"] = [[name, list(shape)] for name, shape in self.input_shapes]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineKey:
+        shapes = tuple((str(name), tuple(int(d) for d in shape)) for name, shape in data["input_shapes"])
+        return cls(**{**data, "input_shapes": shapes})
+
+    def platform_mismatch(self, other: EngineKey) -> str | None:
+        """How ``other`` (this machine) differs in TensorRT / GPU from this key, or None."""
+        fields = ("tensorrt_version", "gpu_name", "compute_capability")
+        diffs = [
+            f"{f} {getattr(self, f)!r} here {getattr(other, f)!r}"
+            for f in fields
+            if getattr(self, f) != getattr(other, f)
+        ]
+        return ", ".join(diffs) or None
+
+
+class EngineCache:
+    """The engine folder: lookup by key, atomic store with a JSON sidecar, timing/calibration caches."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or cache_root()
+        self.engines = self.root / "engines"
+
+    def engine_path(self, key: EngineKey, stem: str) -> Path:
+        return self.engines / f"{stem}-{key.precision}-{key.digest()}.engine"
+
+    def lookup(self, key: EngineKey, stem: str) -> Path | None:
+        """The cached engine for ``key`` when both it and its sidecar exist and agree, else None."""
+        path = self.engine_path(key, stem)
+        sidecar = sidecar_path(path)
+        if not (path.is_file() and sidecar.is_file()):
+            return None
+        try:
+            stored = EngineKey.from_dict(json.loads(sidecar.read_text())["key"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return path if stored == key else None
+
+    def store(self, key: EngineKey, stem: str, engine: bytes, metadata: dict[str, str], source: Path) -> Path:
+        """Write the sidecar, then the engine (an engine file present means a complete entry)."""
+        path = self.engine_path(key, stem)
+        sidecar = {"key": key.to_dict(), "metadata": metadata, "source": str(source)}
+        write_atomically(sidecar_path(path), json.dumps(sidecar, indent=1).encode())
+        return write_atomically(path, engine)
+
+    def discard(self, key: EngineKey, stem: str) -> None:
+        """Remove an entry that turned out unloadable (then it is rebuilt)."""
+        path = self.engine_path(key, stem)
+        path.unlink(missing_ok=True)
+        sidecar_path(path).unlink(missing_ok=True)
+
+    def timing_cache_path(self, key: EngineKey) -> Path:
+        """Shared by every model on this TensorRT + GPU: kernel timings do not depend on the model."""
+        platform = hashlib.sha256(f"{key.tensorrt_version}|{key.gpu_name}|{key.compute_capability}".encode())
+        return self.engines / f"timing-{platform.hexdigest()[:16]}.cache"
+
+    def calibration_cache_path(self, key: EngineKey, stem: str) -> Path:
+        """Per model and calibration data: the INT8 scales TensorRT computed, reused across rebuilds."""
+        ident = hashlib.sha256(f"{key.onnx_sha256}|{key.calibration}".encode()).hexdigest()[:16]
+        return self.engines / f"{stem}-calib-{ident}.cache"
