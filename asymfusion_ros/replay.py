@@ -399,8 +399,8 @@ class Replay:
             return
         panels = list(images)
         if target is not None:
-            gt = colorize(np.where(target == IGNORE_INDEX, 0, target).astype(target.dtype), self.palette)
-            gt[target == IGNORE_INDEX] = 0
+            gt = colorize(target, self.palette)
+            gt[target == IGNORE_INDEX] = 0  # void in black, whatever the palette has there
             panels.append(gt)
         name = f"overlay_{len([f for f in self.report.files if f.startswith('overlay_')]):02d}.png"
         cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
