@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from asymfusion_ros import geometry
 from asymfusion_ros.bags import (
     BagFormat,
     BagMessage,
@@ -248,9 +249,7 @@ class Replay:
         timings["total"] = sum(v for k, v in timings.items() if k in ("decode", "segment", "outputs"))
         self.report.add_frame(frame.stamp_ns, timings)
         if self._wants_figure(frame.number):
-            from asymfusion_ros.geometry import colorize
-
-            self.figures[frame.stamp_ns] = (frame.rgb, colorize(seg.labels, self.palette))
+            self.figures[frame.stamp_ns] = (frame.rgb, seg.labels)
         if self.labels is not None:
             self.labels.add_prediction(frame.stamp_ns, seg.labels)
         else:
@@ -313,8 +312,6 @@ class Replay:
 
     def _write_outputs(self, frame: Frame, seg: Any) -> dict[str, float]:
         """The node's output messages of one frame, stamped with the input's header."""
-        from asymfusion_ros.geometry import class_tags, colorize, labeled_points, overlay
-
         assert self.writer is not None
         node, f, header, stamp, out = (
             self.cfg.node,
@@ -328,12 +325,12 @@ class Replay:
             classes_msg = f.new("std_msgs/msg/String", data=self.classes.to_json())
             self.writer.write(out["classes"], classes_msg, stamp, latched=True)
             self.classes_written = True
-        color = colorize(seg.labels, self.palette)
+        color = geometry.colorize(seg.labels, self.palette)
         self.writer.write(out["labels"], messages.build_image(f, header, seg.labels), stamp)
         self.writer.write(out["color"], messages.build_image(f, header, color), stamp)
         self.writer.write(
             out["overlay"],
-            messages.build_image(f, header, overlay(frame.rgb, color, node.overlay_alpha)),
+            messages.build_image(f, header, geometry.overlay(frame.rgb, color, node.overlay_alpha)),
             stamp,
         )
         self.writer.write(
@@ -342,7 +339,7 @@ class Replay:
         t1 = time.perf_counter()
         if frame.K is None:
             return {"write": (t1 - t0) * 1e3, "outputs": (t1 - t0) * 1e3}
-        points = labeled_points(
+        points = geometry.labeled_points(
             frame.depth_m,
             frame.K,
             seg.labels,
@@ -353,7 +350,7 @@ class Replay:
             max_range=node.points_max_range,
             organized=node.points_organized,
         )
-        tags = class_tags(points, self.classes, node.tags_min_points)
+        tags = geometry.class_tags(points, self.classes, node.tags_min_points)
         t2 = time.perf_counter()
         self.writer.write(out["points"], messages.build_point_cloud(f, header, points), stamp)
         self.writer.write(out["class_tags"], messages.build_class_tags(f, header, tags, self.classes), stamp)
@@ -389,20 +386,20 @@ class Replay:
         return number // self.overlay_every < self.cfg.overlays
 
     def _save_figure(self, stamp_ns: int, target: np.ndarray | None) -> None:
-        """colour | prediction | ground truth (where known), side by side, as a PNG."""
+        """colour | prediction | ground truth (where known; void uncoloured), blended as the node does."""
         import cv2
-
-        from asymfusion_ros.geometry import colorize
 
         images = self.figures.pop(stamp_ns, None)
         if images is None or self.cfg.report_dir is None:
             return
-        panels = list(images)
+        rgb, prediction = images
+        alpha = self.cfg.node.overlay_alpha
+        panels = [rgb, geometry.overlay(rgb, geometry.colorize(prediction, self.palette), alpha)]
         if target is not None:
-            gt = colorize(target, self.palette)
-            gt[target == IGNORE_INDEX] = 0  # void in black, whatever the palette has there
-            panels.append(gt)
-        name = f"overlay_{len([f for f in self.report.files if f.startswith('overlay_')]):02d}.png"
+            truth = geometry.overlay(rgb, geometry.colorize(target, self.palette), alpha)
+            truth[target == IGNORE_INDEX] = rgb[target == IGNORE_INDEX]
+            panels.append(truth)
+        name = f"overlay_{sum(f.startswith('overlay_') for f in self.report.files):02d}.png"
         cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
         self.report.files.append(name)
 
