@@ -18,6 +18,8 @@ import numpy as np
 from asymfusion_ros.metrics import ConfusionMatrix
 
 REPORT_FORMAT = "asymfusion_ros.replay_report/1"
+COMPOSITE_STAGES = ("segment", "outputs", "total")
+"""Timing keys that sum other stages: shown in the tables, not stacked in the plot."""
 
 
 @dataclass
@@ -181,7 +183,7 @@ def _markdown(report: ReplayReport) -> str:
 
 
 def plot_latency(report: ReplayReport, path: Path) -> None:
-    """Per-stage latency of every frame against its time in the bag."""
+    """Every frame's latency against its time in the bag: the stages stacked, the total on top."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -189,17 +191,19 @@ def plot_latency(report: ReplayReport, path: Path) -> None:
 
     t0 = report.stamps_ns[0]
     t_s = [(s - t0) / 1e9 for s in report.stamps_ns]
+    leaves = [stage for stage in report.latency() if stage not in COMPOSITE_STAGES]
     fig, ax = plt.subplots(figsize=(8, 3.5), dpi=100)
-    for stage in report.latency():
-        ax.plot(
-            t_s,
-            [t.get(stage, math.nan) for t in report.timings_ms],
-            label=stage,
-            linewidth=2.0 if stage == "total" else 1.0,
-        )
+    ax.stackplot(t_s, [[t.get(stage, 0.0) for t in report.timings_ms] for stage in leaves], labels=leaves)
+    ax.plot(
+        t_s,
+        [t.get("total", math.nan) for t in report.timings_ms],
+        color="black",
+        linewidth=1.0,
+        label="total",
+    )
     ax.set_xlabel("bag time (s)")
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"{report.model} on {report.backend}: {report.frames} frames")
+    ax.set_title(f"{report.model} on {report.backend}: {report.frames} frames, {report.fps:.1f} fps")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=4, loc="upper right")
     fig.tight_layout()
