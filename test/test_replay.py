@@ -188,6 +188,27 @@ def test_unfinished_mcap_gives_its_complete_part(tmp_path: Path, segmenter: Segm
     assert any("unfinished" in warning for warning in report.warnings)
 
 
+def test_unsynchronisable_streams_are_counted_and_fail(
+    tmp_path: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def late_depth(topic: str, msg: Any, _: int) -> Iterable[tuple[str, Any]]:
+        if topic == make_bag.DEPTH_TOPIC:  # depth stamped 10 s late: never within slop
+            stamp = dataclasses.replace(msg.header.stamp, sec=msg.header.stamp.sec + 10)
+            msg = dataclasses.replace(msg, header=dataclasses.replace(msg.header, stamp=stamp))
+        yield topic, msg
+
+    bag = _edited(tmp_path / "late", late_depth)
+    report_dir = tmp_path / "report"
+    args = ["replay", str(bag), "--model", str(tiny_onnx), "--report", str(report_dir)]
+    assert main(args) == 1
+    assert "no frame could be processed" in capsys.readouterr().err
+    skipped = json.loads((report_dir / "report.json").read_text())["skipped"]
+    assert skipped == {
+        "colour image without depth within slop": FRAMES,
+        "depth image without colour within slop": FRAMES,
+    }
+
+
 def test_unsupported_encoding_frames_are_skipped_and_counted(tmp_path: Path, segmenter: Segmenter) -> None:
     def yuv_every_other(topic: str, msg: Any, index: int) -> Iterable[tuple[str, Any]]:
         if topic == make_bag.RGB_TOPIC and index % 2:
