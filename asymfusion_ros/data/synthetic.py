@@ -50,6 +50,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from functools import lru_cache
+from statistics import NormalDist
 
 import cv2
 import numpy as np
@@ -279,31 +280,32 @@ def _pixel_rect(
     return slice(r0, r1), slice(c0, c1)
 
 
-def _hit_box(s: Solid, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slab test: (t, face) with t = inf where missed; face 2a (+axis a normal) or 2a+1 (-axis a)."""
-    c, sn = math.cos(s.yaw_rad), math.sin(s.yaw_rad)
-    oc = o - np.asarray(s.center_m)
-    lo = (c * oc[0] - sn * oc[2], oc[1], sn * oc[0] + c * oc[2])
-    ld = (c * d[0] - sn * d[2], d[1], sn * d[0] + c * d[2])
-    t_near = np.full(d.shape[1:], -np.inf, dtype=np.float32)
-    t_far = np.full(d.shape[1:], np.inf, dtype=np.float32)
-    face = np.zeros(d.shape[1:], dtype=np.int8)
+Point = tuple[float, float, float]
+
+
+def _hit_box(s: Solid, o: Point, d: np.ndarray) -> np.ndarray:
+    """Slab test: ray parameter (z-depth) of the entry point, inf where the ray misses."""
+    ox, oy, oz = o[0] - s.center_m[0], o[1] - s.center_m[1], o[2] - s.center_m[2]
+    if s.yaw_rad:
+        c, sn = math.cos(s.yaw_rad), math.sin(s.yaw_rad)
+        lo = (c * ox - sn * oz, oy, sn * ox + c * oz)
+        ld = (c * d[0] - sn * d[2], d[1], sn * d[0] + c * d[2])
+    else:
+        lo, ld = (ox, oy, oz), (d[0], d[1], d[2])
+    t_near = t_far = None
     for a in range(3):
         inv = 1.0 / ld[a]
-        t1 = (-s.half_m[a] - lo[a]) * inv
-        t2 = (s.half_m[a] - lo[a]) * inv
-        near = np.minimum(t1, t2)
-        better = near > t_near
-        face[better] = 2 * a
-        t_near = np.where(better, near, t_near)
-        t_far = np.minimum(t_far, np.maximum(t1, t2))
-    face += (np.choose(face // 2, ld) > 0).astype(np.int8)
-    t = np.where((t_near <= t_far) & (t_near > 0.0), t_near, np.inf).astype(np.float32)
-    return t, face
+        mid = inv * -lo[a]
+        half = np.abs(inv) * s.half_m[a]
+        near, far = mid - half, mid + half
+        t_near = near if t_near is None else np.maximum(t_near, near, out=t_near)
+        t_far = far if t_far is None else np.minimum(t_far, far, out=t_far)
+    assert t_near is not None and t_far is not None
+    return np.where((t_near <= t_far) & (t_near > 0.0), t_near, np.float32(np.inf))
 
 
-def _hit_cylinder(s: Solid, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertical cylinder with a top cap: (t, face) with face 0 = side, 1 = cap."""
+def _hit_cylinder(s: Solid, o: Point, d: np.ndarray) -> np.ndarray:
+    """Vertical cylinder with a top cap."""
     r, hh = s.half_m[0], s.half_m[1]
     ox, oy, oz = o[0] - s.center_m[0], o[1] - s.center_m[1], o[2] - s.center_m[2]
     a = d[0] * d[0] + d[2] * d[2]
@@ -311,44 +313,56 @@ def _hit_cylinder(s: Solid, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, n
     disc = b * b - a * (ox * ox + oz * oz - r * r)
     t_side = (-b - np.sqrt(np.maximum(disc, 0.0))) / np.maximum(a, 1e-12)
     ok = (disc > 0) & (t_side > 0) & (np.abs(oy + t_side * d[1]) <= hh)
-    t = np.where(ok, t_side, np.inf)
+    t = np.where(ok, t_side, np.float32(np.inf))
     t_cap = (hh - oy) / d[1]
     xc, zc = ox + t_cap * d[0], oz + t_cap * d[2]
     cap = (t_cap > 0) & (xc * xc + zc * zc <= r * r) & (t_cap < t)
-    return np.where(cap, t_cap, t).astype(np.float32), cap.astype(np.int8)
+    return np.where(cap, t_cap, t)
 
 
-def _hit_sphere(s: Solid, o: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _hit_sphere(s: Solid, o: Point, d: np.ndarray) -> np.ndarray:
     r = s.half_m[0]
-    oc = o - np.asarray(s.center_m)
+    ox, oy, oz = o[0] - s.center_m[0], o[1] - s.center_m[1], o[2] - s.center_m[2]
     a = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
-    b = oc[0] * d[0] + oc[1] * d[1] + oc[2] * d[2]
-    disc = b * b - a * (float(oc @ oc) - r * r)
+    b = ox * d[0] + oy * d[1] + oz * d[2]
+    disc = b * b - a * (ox * ox + oy * oy + oz * oz - r * r)
     t = (-b - np.sqrt(np.maximum(disc, 0.0))) / a
-    t = np.where((disc > 0) & (t > 0), t, np.inf).astype(np.float32)
-    return t, np.zeros(t.shape, dtype=np.int8)
+    return np.where((disc > 0) & (t > 0), t, np.float32(np.inf))
 
 
 _HITTERS = {Shape.BOX: _hit_box, Shape.CYLINDER: _hit_cylinder, Shape.SPHERE: _hit_sphere}
 
 
-def _box_normals(s: Solid) -> np.ndarray:
-    """(6, 3) world normals of a box's faces, indexed like ``_hit_box``'s face."""
-    c, sn = math.cos(s.yaw_rad), math.sin(s.yaw_rad)
-    axes = np.array([[c, 0.0, -sn], [0.0, 1.0, 0.0], [sn, 0.0, c]])
-    return np.stack([axes[0], -axes[0], axes[1], -axes[1], axes[2], -axes[2]])
+def _solid_normals(s: Solid, p: np.ndarray) -> np.ndarray:
+    """(3, n) outward unit normals of solid ``s`` at its surface points ``p`` (3, n)."""
+    q = p - np.asarray(s.center_m, dtype=np.float32)[:, None]
+    if s.shape is Shape.SPHERE:
+        return q / np.float32(s.half_m[0])
+    if s.shape is Shape.CYLINDER:
+        cap = q[1] >= np.float32(s.half_m[1] - 1e-4)
+        n = np.stack([q[0], np.zeros_like(q[1]), q[2]]) / np.float32(s.half_m[0])
+        n[:, cap] = np.array([[0.0], [1.0], [0.0]], dtype=np.float32)
+        return n
+    c, sn = np.float32(math.cos(s.yaw_rad)), np.float32(math.sin(s.yaw_rad))
+    local = np.stack([c * q[0] - sn * q[2], q[1], sn * q[0] + c * q[2]])
+    axis = np.argmax(np.abs(local) / np.asarray(s.half_m, dtype=np.float32)[:, None], axis=0)
+    sign = np.sign(np.take_along_axis(local, axis[None], axis=0)[0]).astype(np.float32)
+    n_local = np.zeros_like(local)
+    np.put_along_axis(n_local, axis[None], sign[None], axis=0)
+    return np.stack([c * n_local[0] + sn * n_local[2], n_local[1], -sn * n_local[0] + c * n_local[2]])
 
 
 _SURFACE_NORMALS = np.array(
     [[0, 1, 0], [0, -1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32
 )
+_SURFACE_LABELS = (FLOOR, CEILING, WALL, WALL, WALL, WALL)
 
 
 def _albedo(m: Material, p: np.ndarray) -> np.ndarray:
-    """(n, 3) float32 albedo of material ``m`` at world points ``p`` (3, n)."""
-    c1 = np.asarray(m.color, dtype=np.float32)
+    """(3, n) float32 albedo of material ``m`` at world points ``p`` (3, n)."""
+    c1 = np.asarray(m.color, dtype=np.float32)[:, None]
     if m.pattern is Pattern.PLAIN:
-        return np.broadcast_to(c1, (p.shape[1], 3))
+        return np.broadcast_to(c1, (3, p.shape[1]))
     a = np.asarray(m.axis, dtype=np.float32) @ p
     b = np.asarray(m.axis2, dtype=np.float32) @ p
     f = np.float32(2.0 * math.pi / m.period_m)
@@ -365,12 +379,34 @@ def _albedo(m: Material, p: np.ndarray) -> np.ndarray:
         w = 0.5 + 0.5 * np.sin(f * a + ph) * np.cos(1.3 * f * b + 2.0 * ph)
     else:  # GLASS: a bright view through the window, paler towards the horizon
         w = np.clip((p[1] - 0.8) / 1.6, 0.0, 1.0)
-    c2 = np.asarray(m.color2, dtype=np.float32)
-    return c1 + w[:, None].astype(np.float32) * (c2 - c1)
+    c2 = np.asarray(m.color2, dtype=np.float32)[:, None]
+    return c1 + w.astype(np.float32)[None] * (c2 - c1)
 
 
-def _hit_points(t: np.ndarray, origin: np.ndarray, dirs: np.ndarray) -> np.ndarray:
-    return (origin.astype(np.float32)[:, None, None] + t[None] * dirs).astype(np.float32)
+@lru_cache(maxsize=1)
+def _normal_table() -> np.ndarray:
+    """Standard normal quantiles at 256 levels: cheap Gaussian noise from random bytes."""
+    dist = NormalDist()
+    return np.array([dist.inv_cdf((i + 0.5) / 256) for i in range(256)], dtype=np.float32)
+
+
+def _gaussian(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal noise (quantised to 256 levels), several times faster than rng.standard_normal."""
+    idx = np.frombuffer(rng.bytes(math.prod(shape)), dtype=np.uint8).reshape(shape)
+    return np.take(_normal_table(), idx)
+
+
+def _shell(size_m: Vec3, o: Point, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and surface id (``Surface``) of the room's walls, floor and ceiling per ray."""
+    ts = []
+    for a in range(3):
+        bound = np.where(dirs[a] > 0, np.float32(size_m[a]), np.float32(0.0))
+        ts.append((bound - np.float32(o[a])) / dirs[a])
+    tx, ty, tz = ts
+    depth = np.minimum(np.minimum(tx, ty), tz)
+    obj = np.where(depth == ty, (dirs[1] > 0).astype(np.int16), np.int16(4) + (dirs[2] > 0))
+    obj = np.where(depth == tx, np.int16(2) + (dirs[0] > 0), obj).astype(np.int16)
+    return depth, obj
 
 
 def render(
@@ -390,157 +426,140 @@ def render(
     h, w = size
     intr = kinect_intrinsics(size) if intrinsics is None else np.asarray(intrinsics, dtype=np.float64)
     rot = pose.rotation()
-    origin = np.asarray(pose.position_m, dtype=np.float64)
+    o: Point = (float(pose.position_m[0]), float(pose.position_m[1]), float(pose.position_m[2]))
     dirs = np.tensordot(rot.astype(np.float32), _camera_rays(h, w, intr.tobytes()), axes=1)
     dirs[dirs == 0.0] = 1e-9  # no exact zeros: keeps 1/d finite-signed everywhere below
 
-    # Room shell: the nearest of the three planes each ray heads for.
-    size_x, size_y, size_z = room.size_m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        o32 = origin.astype(np.float32)
-        tx = (np.where(dirs[0] > 0, np.float32(size_x), np.float32(0.0)) - o32[0]) / dirs[0]
-        ty = (np.where(dirs[1] > 0, np.float32(size_y), np.float32(0.0)) - o32[1]) / dirs[1]
-        tz = (np.where(dirs[2] > 0, np.float32(size_z), np.float32(0.0)) - o32[2]) / dirs[2]
-        depth = np.minimum(np.minimum(tx, ty), tz)
-        obj = np.where(
-            depth == tx, 2 + (dirs[0] > 0), np.where(depth == ty, (dirs[1] > 0), 4 + (dirs[2] > 0))
-        ).astype(np.int16)
-        face = np.zeros((h, w), dtype=np.int8)
-
-        # Solids, each inside its projected bounding rectangle only.
-        rects: list[tuple[slice, slice] | None] = []
-        for k, s in enumerate(room.solids):
-            rect = _pixel_rect(_box_corners(s), origin, rot, intr, h, w)
-            rects.append(rect)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        depth, obj = _shell(room.size_m, o, dirs)
+        for k, s in enumerate(room.solids):  # each solid only inside its projected rectangle
+            rect = _pixel_rect(_box_corners(s), np.asarray(o), rot, intr, h, w)
             if rect is None:
                 continue
-            t, f = _HITTERS[s.shape](s, origin, dirs[(slice(None), *rect)])
+            t = _HITTERS[s.shape](s, o, dirs[(slice(None), *rect)])
             closer = t < depth[rect]
             np.copyto(depth[rect], t, where=closer)
             np.copyto(obj[rect], np.int16(6 + k), where=closer)
-            np.copyto(face[rect], f, where=closer)
 
-    points = _hit_points(depth, origin, dirs)
-    n_obj = 6 + len(room.solids) + len(room.decals)
-
-    # Decals relabel the pixels of their host surface inside their rectangle.
-    host = obj.copy()
-    for j, dec in enumerate(room.decals):
-        au, av = _SURFACE_AXES[dec.surface]
-        u0, v0, u1, v1 = dec.rect_m
-        inside = (host == dec.surface) & (points[au] >= u0) & (points[au] <= u1)
-        inside &= (points[av] >= v0) & (points[av] <= v1)
-        obj[inside] = 6 + len(room.solids) + j
-
-    # Per-object tables: normals (per face), labels, materials, sensor return rates.
-    normal_lut = np.zeros((n_obj, 6, 3), dtype=np.float32)
-    normal_lut[:6, :] = _SURFACE_NORMALS[:, None, :]
-    for k, s in enumerate(room.solids):
-        if s.shape is Shape.BOX:
-            normal_lut[6 + k] = _box_normals(s)
-    for j, dec in enumerate(room.decals):
-        normal_lut[6 + len(room.solids) + j] = _SURFACE_NORMALS[int(dec.surface)]
-    normals = normal_lut.reshape(-1, 3)[obj.astype(np.int32) * 6 + face].transpose(2, 0, 1)
-    for k, s in enumerate(room.solids):
-        rect = rects[k]
-        if s.shape is Shape.BOX or rect is None:
-            continue
-        sel = obj[rect] == 6 + k
-        if not sel.any():
-            continue
-        n = points[(slice(None), *rect)][:, sel] - np.asarray(s.center_m, dtype=np.float32)[:, None]
-        if s.shape is Shape.CYLINDER:
-            n[1] = 0.0
-            n[:, face[rect][sel] == 1] = np.array([[0.0], [1.0], [0.0]], dtype=np.float32)
-        n /= np.maximum(np.linalg.norm(n, axis=0), 1e-6)
-        sub = normals[(slice(None), *rect)]
-        sub[:, sel] = n
-
+    # Shade in "object order": sorted by object id, each object's pixels form one run.
+    flat = obj.ravel()
+    order = np.argsort(flat, kind="stable")
+    counts = np.bincount(flat, minlength=6 + len(room.solids))
+    t_s = np.take(depth.ravel(), order)
+    d_s = np.stack([np.take(dirs[a].ravel(), order) for a in range(3)])
+    p_s = np.asarray(o, dtype=np.float32)[:, None] + t_s[None] * d_s
+    n_s = np.empty_like(p_s)
+    albedo_s = np.empty_like(p_s)
+    label_s = np.empty(flat.size, dtype=np.uint8)
+    return_s = np.empty(flat.size, dtype=np.float32)
     surfaces = (room.floor, room.ceiling, *room.walls)
-    materials = list(surfaces) + [s.material for s in room.solids] + [d.material for d in room.decals]
-    labels_lut = np.array(
-        [FLOOR, CEILING, WALL, WALL, WALL, WALL]
-        + [s.label for s in room.solids]
-        + [d.label for d in room.decals],
-        dtype=np.uint8,
-    )
-
-    # Albedo: sort pixels by object once, texture each object's contiguous run.
-    flat_obj = obj.ravel()
-    order = np.argsort(flat_obj, kind="stable")
-    counts = np.bincount(flat_obj, minlength=n_obj)
-    sorted_points = points.reshape(3, -1)[:, order]
-    albedo_sorted = np.empty((order.size, 3), dtype=np.float32)
     start = 0
-    for k, count in enumerate(counts):
-        if count:
-            albedo_sorted[start : start + count] = _albedo(
-                materials[k], sorted_points[:, start : start + count]
-            )
+    for k, count in enumerate(counts.tolist()):
+        run = slice(start, start + count)
         start += count
-    albedo = np.empty_like(albedo_sorted)
-    albedo[order] = albedo_sorted
+        if not count:
+            continue
+        p = p_s[:, run]
+        if k < 6:
+            n_s[:, run] = _SURFACE_NORMALS[k][:, None]
+            material, label = surfaces[k], _SURFACE_LABELS[k]
+        else:
+            solid = room.solids[k - 6]
+            n_s[:, run] = _solid_normals(solid, p)
+            material, label = solid.material, solid.label
+        albedo_s[:, run] = _albedo(material, p)
+        label_s[run] = label
+        return_s[run] = material.depth_return
+        if k < 6:
+            _paint_decals(room.decals, Surface(k), p, albedo_s[:, run], label_s[run], return_s[run])
 
-    # Shading: ambient + Lambertian point light with soft distance fall-off.
     light = np.asarray(
-        room.light_m if room.light_m is not None else (size_x / 2, size_y - 0.3, size_z / 2), dtype=np.float32
+        room.light_m
+        if room.light_m is not None
+        else (room.size_m[0] / 2, room.size_m[1] - 0.3, room.size_m[2] / 2),
+        dtype=np.float32,
     )
-    to_light = light[:, None, None] - points
-    dist2 = np.einsum("ihw,ihw->hw", to_light, to_light)
-    lambert = np.maximum(np.einsum("ihw,ihw->hw", normals, to_light), 0.0) / np.sqrt(dist2 + 1e-6)
+    to_light = light[:, None] - p_s
+    dist2 = np.einsum("in,in->n", to_light, to_light)
+    lambert = np.maximum(np.einsum("in,in->n", n_s, to_light), 0.0) / np.sqrt(dist2 + 1e-6)
     shade = room.ambient + room.light_power * lambert / (1.0 + dist2 / 9.0)
-    tint = np.asarray(room.light_tint, dtype=np.float32)
-    rgb_f = albedo.reshape(h, w, 3) * (shade[..., None] * (255.0 * tint))
+    gain = (shade * np.float32(255.0))[None] * np.asarray(room.light_tint, dtype=np.float32)[:, None]
+    rgb_s = albedo_s * gain
+    planes = [np.empty(flat.size, dtype=np.float32) for _ in range(3)]
+    for plane, values in zip(planes, rgb_s, strict=True):
+        plane[order] = values
+    rgb_f: np.ndarray = cv2.merge([plane.reshape(h, w) for plane in planes])
+    labels = np.empty(flat.size, dtype=np.uint8)
+    labels[order] = label_s
 
-    view_cos = np.abs(np.einsum("ihw,ihw->hw", normals, dirs)) / np.sqrt(np.einsum("ihw,ihw->hw", dirs, dirs))
-    returns = np.array([m.depth_return for m in materials], dtype=np.float32)[obj]
     if sensor is None:
         depth_m = depth
     else:
         gen = rng if rng is not None else np.random.default_rng(0)
-        depth_m = _sensor_depth(depth, view_cos, returns, sensor, gen, w)
-        rgb_f += gen.standard_normal((h, w, 3), dtype=np.float32) * np.float32(sensor.rgb_noise)
+        cos_s = np.abs(np.einsum("in,in->n", n_s, d_s)) / np.sqrt(np.einsum("in,in->n", d_s, d_s))
+        view_cos = np.empty(flat.size, dtype=np.float32)
+        view_cos[order] = cos_s
+        returns: np.ndarray | None = None
+        if return_s.min() < 1.0:
+            returns = np.empty(flat.size, dtype=np.float32)
+            returns[order] = return_s
+        depth_m = _sensor_depth(depth, view_cos.reshape(h, w), returns, sensor, gen)
+        rgb_f += _gaussian(gen, (h, w, 3)) * np.float32(sensor.rgb_noise)
     rgb = np.clip(rgb_f, 0.0, 255.0).astype(np.uint8)
-    depth_mm = np.round(depth_m * 1000.0) / 1000.0
-    return RGBDSample(rgb, depth_mm.astype(np.float32), labels_lut[obj], intr)
+    depth_mm = np.round(depth_m * np.float32(1000.0)) / np.float32(1000.0)
+    return RGBDSample(rgb, depth_mm.astype(np.float32), labels.reshape(h, w), intr)
+
+
+def _paint_decals(
+    decals: tuple[Decal, ...],
+    surface: Surface,
+    p: np.ndarray,
+    albedo: np.ndarray,
+    labels: np.ndarray,
+    returns: np.ndarray,
+) -> None:
+    """Overwrite (in place) the pixels of ``surface`` that its decals cover; later ones on top."""
+    au, av = _SURFACE_AXES[surface]
+    for dec in decals:
+        if dec.surface != surface:
+            continue
+        u0, v0, u1, v1 = dec.rect_m
+        inside = (p[au] >= u0) & (p[au] <= u1) & (p[av] >= v0) & (p[av] <= v1)
+        if inside.any():
+            albedo[:, inside] = _albedo(dec.material, p[:, inside])
+            labels[inside] = dec.label
+            returns[inside] = dec.material.depth_return
 
 
 def _sensor_depth(
     depth: np.ndarray,
     view_cos: np.ndarray,
-    returns: np.ndarray,
+    returns: np.ndarray | None,
     sensor: SensorModel,
     rng: np.random.Generator,
-    width: int,
 ) -> np.ndarray:
     """Kinect-like measurement of the true depth: noise, then the holes a real sensor leaves."""
     h, w = depth.shape
     a, b, z0 = sensor.noise_m
     sigma = a + b * (depth - z0) ** 2
-    noisy = depth + sigma * rng.standard_normal((h, w), dtype=np.float32)
+    noisy = depth + sigma * _gaussian(rng, (h, w))
     valid = (depth >= sensor.min_range_m) & (depth <= sensor.max_range_m) & (view_cos >= sensor.grazing_cos)
     # Projector shadow: a pixel with a clearly nearer surface just to its right gets no pattern;
     # pixels right at a discontinuity are ragged (some kept, most lost).
-    shadow = max(2, round(sensor.shadow_px * width / 640))
-    near_right = cv2.erode(
-        depth, np.ones((1, shadow + 1), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE
-    )
-    near_any = cv2.erode(depth, np.ones((3, 3), np.uint8))
-    far_any = cv2.dilate(depth, np.ones((3, 3), np.uint8))
+    shadow = max(2, round(sensor.shadow_px * w / 640))
+    kernel = np.ones((1, shadow + 1), np.uint8)
+    near_right = cv2.erode(depth, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    square = np.ones((3, 3), np.uint8)
+    near_any, far_any = cv2.erode(depth, square), cv2.dilate(depth, square)
     step = 0.05 + 0.02 * depth
     keep = rng.random((h, w), dtype=np.float32)
     valid &= ~(depth - near_right > step)
     valid &= ~(((far_any - near_any) > step) & (keep > sensor.edge_keep))
-    # Poorly reflecting surfaces lose their return in blotches, not salt-and-pepper.
-    if np.any(returns < 1.0):
-        blot = cv2.resize(
-            rng.random((max(h // 12, 2), max(w // 12, 2)), dtype=np.float32),
-            (w, h),
-            interpolation=cv2.INTER_LINEAR,
-        )
-        valid &= blot < returns
     valid &= keep >= sensor.speckle
-    return np.where(valid, noisy, 0.0).astype(np.float32)
+    if returns is not None:  # poor reflectors lose their return in blotches, not salt-and-pepper
+        small = rng.random((max(h // 12, 2), max(w // 12, 2)), dtype=np.float32)
+        valid &= cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) < returns.reshape(h, w)
+    return np.where(valid, noisy, np.float32(0.0))
 
 
 # --------------------------------------------------------------------------------------------

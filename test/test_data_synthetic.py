@@ -1,0 +1,239 @@
+"""The synthetic RGB-D generator: determinism, geometry, sensor defects, the designed-in cues."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from asymfusion_ros.data import DatasetError, open_dataset, split_seed
+from asymfusion_ros.data.sample import kinect_intrinsics
+from asymfusion_ros.data.synthetic import (
+    BED,
+    CABINET,
+    CLASSES,
+    FLOOR,
+    FLOOR_MAT,
+    OTHERPROP,
+    PICTURE,
+    VOID,
+    WALL,
+    Decal,
+    Material,
+    Pattern,
+    Pose,
+    Room,
+    SensorModel,
+    Shape,
+    Solid,
+    Surface,
+    SyntheticScenes,
+    render,
+)
+
+SIZE = (120, 160)
+PAINT = Material((0.7, 0.6, 0.5), Pattern.NOISE, (0.6, 0.55, 0.5), 0.8, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), 0.3)
+WOOD = Material((0.5, 0.35, 0.2), Pattern.GRAIN, (0.4, 0.3, 0.15), 0.1, (1.0, 0.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def _room(solids: tuple[Solid, ...] = (), decals: tuple[Decal, ...] = ()) -> Room:
+    """A 4 x 2.5 x 5 m room, light near the camera so facing surfaces are lit alike."""
+    return Room(
+        size_m=(4.0, 2.5, 5.0),
+        walls=(PAINT, PAINT, PAINT, PAINT),
+        floor=WOOD,
+        ceiling=Material((0.9, 0.9, 0.9)),
+        solids=solids,
+        decals=decals,
+        light_m=(2.0, 2.3, 0.3),
+    )
+
+
+CAMERA = Pose((2.0, 1.2, 0.5))  # looking along +z at the far wall z = 5
+
+
+def _pixel(point: tuple[float, float, float], k: np.ndarray, pose: Pose = CAMERA) -> tuple[int, int]:
+    """(row, col) of a world point seen from ``pose``."""
+    cam = (np.asarray(point) - np.asarray(pose.position_m)) @ pose.rotation()
+    return round(k[1, 1] * cam[1] / cam[2] + k[1, 2]), round(k[0, 0] * cam[0] / cam[2] + k[0, 2])
+
+
+def test_frames_are_deterministic_by_seed_and_index() -> None:
+    a = SyntheticScenes(SIZE, seed=3).frame(7)
+    scenes = SyntheticScenes(SIZE, seed=3)
+    scenes.frame(40)  # another room rendered first must not matter
+    b = scenes.frame(7)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    c = SyntheticScenes(SIZE, seed=4).frame(7)
+    assert not np.array_equal(a.rgb, c.rgb)
+
+
+def test_frame_record_types_and_classes() -> None:
+    scenes = SyntheticScenes(SIZE, seed=0, frames_per_room=1)
+    seen: set[int] = set()
+    for i in range(12):
+        rgb, depth, labels, k = scenes.frame(i)
+        assert rgb.shape == (*SIZE, 3) and rgb.dtype == np.uint8
+        assert depth.shape == SIZE and depth.dtype == np.float32
+        assert labels is not None and labels.shape == SIZE and labels.dtype == np.uint8
+        np.testing.assert_allclose(k, kinect_intrinsics(SIZE))
+        mm = depth.astype(np.float64) * 1000.0
+        np.testing.assert_allclose(mm, np.round(mm), atol=1e-3)  # whole millimetres: 16UC1 is lossless
+        seen |= set(np.unique(labels).tolist())
+    assert seen <= set(CLASSES) | {VOID}
+    assert {WALL, FLOOR, CABINET} <= seen
+
+
+def test_consecutive_frames_are_one_room_seen_by_a_moving_camera() -> None:
+    scenes = SyntheticScenes(SIZE, seed=0, frames_per_room=10)
+    assert scenes.scene(0) == scenes.scene(0) and scenes.scene(0)[0] != scenes.scene(1)[0]
+    poses = [scenes.pose(i) for i in range(10)]
+    steps = [np.linalg.norm(np.subtract(a.position_m, b.position_m)) for a, b in itertools.pairwise(poses)]
+    turns = [abs(a.yaw_rad - b.yaw_rad) for a, b in itertools.pairwise(poses)]
+    assert max(steps) < 0.25 and max(turns) < 0.2
+
+
+def test_known_box_gives_expected_depth_and_label() -> None:
+    box = Solid(Shape.BOX, CABINET, WOOD, (2.0, 1.2, 3.0), (0.3, 0.3, 0.3))
+    ball = Solid(Shape.SPHERE, OTHERPROP, WOOD, (1.0, 0.5, 2.5), (0.25, 0.25, 0.25))
+    size = (480, 640)
+    sample = render(_room((box, ball)), CAMERA, size)
+    k = kinect_intrinsics(size)
+    r, c = _pixel((2.0, 1.2, 2.7), k)  # centre of the box's front face
+    assert sample.labels is not None
+    assert sample.labels[r, c] == CABINET
+    assert sample.depth_m[r, c] == pytest.approx(2.2, abs=0.0015)  # z-depth of the face: 2.7 - 0.5
+    # The sphere's nearest point towards the camera, and the far wall beside the box.
+    r, c = _pixel((1.0, 0.5, 2.5), k)
+    assert sample.labels[r, c] == OTHERPROP
+    assert 1.7 < sample.depth_m[r, c] < 2.0
+    r, c = _pixel((3.0, 1.8, 5.0), k)
+    assert sample.labels[r, c] == WALL and sample.depth_m[r, c] == pytest.approx(4.5, abs=0.0015)
+    # Floor in the bottom row: back-projected, every floor pixel lies at y = 0.
+    rows, cols = np.nonzero(sample.labels == FLOOR)
+    z = sample.depth_m[rows, cols]
+    y_world = 1.2 - (rows - k[1, 2]) / k[1, 1] * z
+    np.testing.assert_allclose(y_world, 0.0, atol=0.003)
+
+
+def test_yaw_rotated_box_hides_the_wall_behind_it() -> None:
+    box = Solid(Shape.BOX, CABINET, WOOD, (2.0, 1.2, 3.0), (0.5, 0.3, 0.05), yaw_rad=np.pi / 2)
+    sample = render(_room((box,)), CAMERA, SIZE)
+    k = kinect_intrinsics(SIZE)
+    r, c = _pixel((2.0, 1.2, 2.5), k)
+    assert sample.labels is not None and sample.labels[r, c] == CABINET
+    assert sample.depth_m[r, c] == pytest.approx(2.0, abs=0.003)  # rotated 90 deg: 0.5 m deep towards us
+
+
+def test_sensor_defects_have_plausible_statistics() -> None:
+    scenes = SyntheticScenes(SIZE, seed=1, frames_per_room=1)
+    zero_fraction = [float((scenes.frame(i).depth_m == 0).mean()) for i in range(10)]
+    assert 0.003 < np.mean(zero_fraction) < 0.3
+    # Noise grows with range: compare with the ideal depth of the same view.
+    room, _ = scenes.scene(0)
+    pose = scenes.pose(0)
+    size = (240, 320)
+    ideal = render(room, pose, size).depth_m
+    noisy = render(room, pose, size, sensor=SensorModel(), rng=np.random.default_rng(0)).depth_m
+    ok = (noisy > 0) & (ideal > 0)
+    err = (noisy - ideal)[ok]
+    z = ideal[ok]
+    near, far = np.abs(err[z < 2.0]), np.abs(err[z > 3.0])
+    if near.size < 100 or far.size < 100:
+        pytest.skip("this view lacks near or far pixels")
+    assert np.median(near) < np.median(far)
+    assert np.median(far) < 0.1
+
+
+def test_windows_and_far_range_give_no_return() -> None:
+    glass = Material((0.8, 0.9, 1.0), Pattern.GLASS, (0.5, 0.7, 1.0), depth_return=0.0)
+    window = Decal(Surface.WALL_Z1, (1.0, 0.9, 3.0, 2.0), 8, glass)
+    sample = render(_room(decals=(window,)), CAMERA, SIZE, sensor=SensorModel(), rng=np.random.default_rng(0))
+    assert sample.labels is not None
+    assert np.all(sample.depth_m[sample.labels == 8] == 0.0)
+    short = SensorModel(max_range_m=4.0)
+    far = render(_room(), CAMERA, SIZE, sensor=short, rng=np.random.default_rng(0))
+    assert far.depth_m.max() <= 4.0 + 0.1 and (far.depth_m == 0).mean() > 0.2
+
+
+def test_complementary_cues_painted_cabinet_and_flush_picture() -> None:
+    # Geometry only: a cabinet made of the wall's paint, 0.5 m in front of the wall.
+    cabinet = Solid(Shape.BOX, CABINET, PAINT, (2.0, 1.0, 4.75), (0.6, 1.0, 0.25))
+    # Appearance only: a picture on the same wall and a rug on the floor, both flush.
+    art = Material((0.9, 0.1, 0.1), Pattern.PICTURE, (0.1, 0.2, 0.9), 0.3, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    picture = Decal(Surface.WALL_Z1, (0.4, 1.2, 1.2, 1.8), PICTURE, art)
+    rug = Decal(Surface.FLOOR, (1.5, 3.4, 2.5, 4.3), FLOOR_MAT, Material((0.2, 0.6, 0.3)))
+    sample = render(_room((cabinet,), (picture, rug)), CAMERA, (240, 320))
+    k = kinect_intrinsics((240, 320))
+    rgb = sample.rgb.astype(np.float64)
+    labels = sample.labels
+    assert labels is not None
+
+    def patch(point: tuple[float, float, float]) -> tuple[np.ndarray, float, int]:
+        """Mean colour of a 5x5 patch around the point's pixel, its depth and its label."""
+        r, c = _pixel(point, k)
+        colour = rgb[r - 2 : r + 3, c - 2 : c + 3].mean(axis=(0, 1))
+        return colour, float(sample.depth_m[r, c]), int(labels[r, c])
+
+    box_rgb, box_z, box_label = patch((2.0, 1.5, 4.5))
+    wall_rgb, wall_z, wall_label = patch((3.0, 1.5, 5.0))
+    assert (box_label, wall_label) == (CABINET, WALL)
+    assert np.abs(box_rgb - wall_rgb).max() < 12  # RGB can barely tell them apart ...
+    assert wall_z - box_z > 0.4  # ... depth sees a clear step
+
+    pic_rgb, pic_z, pic_label = patch((0.8, 1.5, 5.0))
+    wall_rgb, wall_z, _ = patch((0.8, 2.0, 5.0))  # just above the picture
+    assert pic_label == PICTURE
+    assert np.abs(pic_rgb - wall_rgb).max() > 30  # appearance differs ...
+    assert abs(pic_z - wall_z) < 0.02  # ... depth is that of the wall around it
+
+    r, c = _pixel((2.0, 0.0, 3.9), k)
+    assert labels[r, c] == FLOOR_MAT
+    rows, cols = np.nonzero(labels == FLOOR_MAT)
+    y_world = 1.2 - (rows - k[1, 2]) / k[1, 1] * sample.depth_m[rows, cols]
+    np.testing.assert_allclose(y_world, 0.0, atol=0.003)  # the rug is exactly the floor plane
+
+
+def test_generated_rooms_carry_both_kinds_of_cue() -> None:
+    scenes = SyntheticScenes(SIZE, seed=0, frames_per_room=1)
+    rooms = [scenes.scene(i)[0] for i in range(20)]
+    painted = [any(s.label == CABINET and s.material in r.walls for s in r.solids) for r in rooms]
+    platform = [any(s.label == BED and s.material == r.floor for s in r.solids) for r in rooms]
+    pictures = [any(d.label == PICTURE for d in r.decals) for r in rooms]
+    rugs = [any(d.label == FLOOR_MAT for d in r.decals) for r in rooms]
+    cues = {"painted cabinet": painted, "platform": platform, "picture": pictures, "rug": rugs}
+    for name, flags in cues.items():
+        assert np.mean(flags) >= 0.85, name
+
+
+def test_open_dataset_synthetic_splits_are_disjoint_and_sized() -> None:
+    train = open_dataset("synthetic", split="train", size=(64, 80), frames=3, seed=0)
+    val = open_dataset("synthetic", split="val", size=(64, 80), frames=3, seed=0)
+    assert len(train) == 3 and train[0].rgb.shape == (64, 80, 3)
+    assert not np.array_equal(train[0].rgb, val[0].rgb)
+    assert len({split_seed(0, s) for s in ("train", "val", "test")} | {split_seed(1, "train")}) == 4
+    np.testing.assert_array_equal(train[-1].rgb, train[2].rgb)
+    with pytest.raises(IndexError):
+        train[3]
+    with pytest.raises(DatasetError, match="unknown dataset spec"):
+        open_dataset("imagenet", split="train", size=(64, 80))
+    with pytest.raises(DatasetError, match="unknown split"):
+        open_dataset("synthetic", split="dev", size=(64, 80))
+
+
+def test_render_time_report(record_property: Callable[[str, object], None]) -> None:
+    """Reported, not asserted (the machine is shared): see the -s output / junit property."""
+    for size in ((480, 640), (240, 320)):
+        scenes = SyntheticScenes(size, seed=0)
+        scenes.frame(0)
+        times = []
+        for i in range(1, 4):
+            t0 = time.perf_counter()
+            scenes.frame(i)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        record_property(f"render_ms_{size[1]}x{size[0]}", min(times))
+        print(f"synthetic frame {size[1]}x{size[0]}: {min(times):.1f} ms (min of 3)")
