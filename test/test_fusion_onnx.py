@@ -52,9 +52,14 @@ def _assert_static(proto: onnx.ModelProto) -> None:
         assert dims and all(d.HasField("dim_value") for d in dims), value.name
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-def test_scheme_exports_and_onnxruntime_matches(scheme: str, tmp_path: Path) -> None:
-    model = build_model(scheme, width=0.125, num_classes=6).eval()
+CASES = [(scheme, ("rgb", "depth")) for scheme in SCHEMES] + [("asymfusion", MODALITIES)]
+
+
+@pytest.mark.parametrize(("scheme", "modalities"), CASES)
+def test_scheme_exports_and_onnxruntime_matches(
+    scheme: str, modalities: tuple[str, ...], tmp_path: Path
+) -> None:
+    model = build_model(scheme, width=0.125, num_classes=6, modalities=modalities).eval()
     gen = torch.Generator().manual_seed(3)
     args = tuple(torch.randn(1, 3, 64, 64, generator=gen) for _ in MODALITIES)
     proto = _export(LogitsOf(model), args, list(MODALITIES), tmp_path / "model.onnx")
