@@ -36,6 +36,8 @@ OUTPUTS = {
     "points": PointCloud2,
     "class_tags": MarkerArray,
 }
+KEEP = 20
+"""Messages kept per output (the newest)."""
 K = np.array([[60.0, 0.0, 32.0], [0.0, 60.0, 24.0], [0.0, 0.0, 1.0]])
 
 
@@ -60,6 +62,7 @@ class Harness:
         self.factory = messages.rclpy_factory()
         self._cond = threading.Condition()
         self.received: dict[str, dict[int, Any]] = defaultdict(dict)
+        self.counts: dict[str, int] = defaultdict(int)
         self.diagnostics: list[DiagnosticArray] = []
         self.classes: list[str] = []
         for name, msg_type in OUTPUTS.items():
@@ -88,7 +91,11 @@ class Harness:
         def record(msg: Any) -> None:
             with self._cond:
                 header = msg.markers[0].header if isinstance(msg, MarkerArray) else msg.header
-                self.received[name][messages.stamp_to_ns(header.stamp)] = msg
+                kept = self.received[name]
+                kept[messages.stamp_to_ns(header.stamp)] = msg
+                self.counts[name] += 1
+                if len(kept) > KEEP:  # bounded, so a load test measures the node, not this record
+                    del kept[next(iter(kept))]
                 self._cond.notify_all()
 
         return record
