@@ -1,0 +1,51 @@
+"""The benchmark command: JSON shape, side-by-side backends, model resolution per backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from asymfusion_ros.bench import STAGES, model_for, parse_size
+from asymfusion_ros.cli import main as cli_main
+from asymfusion_ros.inference.backends import BackendKind
+
+
+def test_compare_prints_per_stage_json(tiny_onnx: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["bench", "--model", str(tiny_onnx), "--compare", "torch,onnxruntime", "--size", "128x96"]
+    assert cli_main([*argv, "--iters", "3", "--warmup", "1", "--threads", "1", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["backend"] for r in results] == ["torch", "onnxruntime"]
+    for result in results:
+        assert result["fps"] > 0 and result["size"] == "128x96" and result["iters"] == 3
+        assert set(result["stages"]) == set(STAGES)
+        for stage in result["stages"].values():
+            assert 0 <= stage["p50_ms"] <= stage["p95_ms"]
+        assert result["overhead_ratio"] > 0
+
+
+def test_table_output_and_bad_arguments(tiny_onnx: Path, capsys: pytest.CaptureFixture) -> None:
+    assert (
+        cli_main(["bench", "--model", str(tiny_onnx), "--size", "96x64", "--iters", "2", "--warmup", "0"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "onnxruntime" in out and "point_cloud" in out and "fps" in out
+    assert cli_main(["bench", "--model", str(tiny_onnx), "--compare", "torch,tflite"]) == 2
+    assert cli_main(["bench", "--model", str(tiny_onnx.with_name("missing.onnx"))]) == 1
+
+
+def test_each_backend_gets_the_file_it_runs(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    alone = shutil.copy(tiny_checkpoint, tmp_path / "alone.pt")
+    assert model_for(str(alone), BackendKind.TORCH, tmp_path) == Path(alone)
+    exported = model_for(str(alone), BackendKind.ONNXRUNTIME, tmp_path / "work")
+    assert exported == tmp_path / "work" / "alone.onnx" and exported.is_file()
+
+
+def test_parse_size() -> None:
+    assert parse_size("640x480") == (480, 640)
+    with pytest.raises(argparse.ArgumentTypeError, match="WxH"):
+        parse_size("640")
