@@ -28,10 +28,10 @@ def resize(sample: RGBDSample, size: tuple[int, int]) -> RGBDSample:
         return sample
     shrink = th * tw < h * w
     rgb = cv2.resize(sample.rgb, (tw, th), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    depth = cv2.resize(sample.depth_m, (tw, th), interpolation=cv2.INTER_NEAREST)
+    depth = cv2.resize(sample.depth_m, (tw, th), interpolation=cv2.INTER_NEAREST_EXACT)
     labels = None
     if sample.labels is not None:
-        labels = cv2.resize(sample.labels, (tw, th), interpolation=cv2.INTER_NEAREST)
+        labels = cv2.resize(sample.labels, (tw, th), interpolation=cv2.INTER_NEAREST_EXACT)
     return RGBDSample(rgb, depth, labels, scale_intrinsics(sample.K, tw / w, th / h))
 
 
