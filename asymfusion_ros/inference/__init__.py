@@ -8,5 +8,15 @@ from __future__ import annotations
 
 from asymfusion_ros.inference.backends import Backend, BackendKind, Precision, load_backend
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
+from asymfusion_ros.inference.pipeline import Segmentation, Segmenter
 
-__all__ = ["Backend", "BackendError", "BackendKind", "EngineBuildError", "Precision", "load_backend"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendKind",
+    "EngineBuildError",
+    "Precision",
+    "Segmentation",
+    "Segmenter",
+    "load_backend",
+]

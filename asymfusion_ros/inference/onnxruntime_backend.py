@@ -32,6 +32,10 @@ class OnnxRuntimeBackend:
         self._label_dtype = label_dtype(self.classes)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads would busy-wait after each run; on a 2-core robot CPU they then
+        # steal the cores from the point cloud and ROS callbacks that follow (measured: point
+        # cloud 3.9 -> 7.9 ms p50 with spinning, no gain in inference time).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
