@@ -36,9 +36,11 @@ NYUv2. RGB gets a point light plus ambient (Lambertian, distance fall-off), rand
 white balance, and sensor noise.
 
 Sequences: :class:`SyntheticScenes` shows room ``index // frames_per_room`` (30 by default)
-from a camera that glides along a short straight path while panning and bobbing smoothly, so
-consecutive indices look like a real camera stream. ``frames_per_room=1`` gives a new room
-for every index (most variety per frame, for training).
+from a camera that glides along a short straight path (up to 1.5 m, clear of furniture) while
+panning up to +-0.4 rad and bobbing smoothly, so consecutive indices look like a real camera
+stream. Mid-path the camera usually aims at one of the cue items and it never faces a wall
+closer than 1.5 m. ``frames_per_room=1`` gives a new room for every index (most variety per
+rendered frame: what ``open_dataset("synthetic")`` uses for training and evaluation).
 
 Determinism: the room and its camera path depend only on (seed, room); a frame's noise only on
 (seed, index); nothing depends on rendering order or on the image size except the pixels.
@@ -789,62 +791,86 @@ class _Furnisher:
             )
 
     def table(self, wall: Surface) -> None:
-        """A table on four legs with chairs in front of it and things on it."""
+        """A table against ``wall`` with chairs in front of it and things on it."""
         rng = self.rng
-        width, depth, height, top = (
-            rng.uniform(1.0, 1.6),
-            rng.uniform(0.6, 0.9),
-            rng.uniform(0.72, 0.78),
-            0.04,
-        )
+        width, depth, height = rng.uniform(1.0, 1.6), rng.uniform(0.6, 0.9), rng.uniform(0.72, 0.78)
         u = self._slot(wall, width, 0.0, height, depth)
         if u is None:
             return
-        mat = _object_material(rng)
-        center = self._at(wall, u, depth / 2, height - top / 2)
-        half = self._half(wall, width, top, depth)
-        self._add(Shape.BOX, TABLE, mat, center, half)
-        leg = self._half(wall, 0.05, height - top, 0.05)
-        for su in (-1, 1):
-            for so in (-1, 1):
-                p = self._at(
-                    wall, u + su * (width / 2 - 0.05), depth / 2 + so * (depth / 2 - 0.05), (height - top) / 2
-                )
-                self._add(Shape.BOX, TABLE, mat, p, leg)
-        self._on_top(center, half)
+        table_rect = self.footprints[-1]
+        center = self._at(wall, u, depth / 2, 0.0)
+        half = self._half(wall, width, 0.0, depth)
+        self._table_at(center[0], center[2], half[0], half[2], height)
         chair_mat = _object_material(rng)
+        _, normal, _, inward = _wall_frame(wall, self.size)
+        to_wall = math.atan2(-inward if normal == 0 else 0.0, -inward if normal == 2 else 0.0)
         for k in range(int(rng.integers(0, 3))):
             cu = u + (k - 0.5) * width / 2 if k else u + rng.uniform(-0.2, 0.2) * width
-            self.chair(self._at(wall, cu, depth + rng.uniform(0.05, 0.35), 0.0), wall, chair_mat)
+            foot = self._at(wall, cu, depth + rng.uniform(0.05, 0.3), 0.0)
+            self.chair(foot[0], foot[2], to_wall + rng.uniform(-0.5, 0.5), chair_mat, beside=table_rect)
 
-    def chair(self, foot: Vec3, wall: Surface, mat: Material) -> None:
-        """Seat, back and four legs, facing ``wall`` give or take a turn."""
-        _, normal, _, inward = _wall_frame(wall, self.size)
-        facing = [0.0, 0.0, 0.0]
-        facing[normal] = -inward
-        yaw = math.atan2(facing[0], facing[2]) + self.rng.uniform(-0.5, 0.5)
-        rect = (foot[0] - 0.32, foot[0] + 0.32, foot[2] - 0.32, foot[2] + 0.32)
-        if any(_overlaps(rect, fp, 0.02) for fp in self.footprints) or not self._inside(rect):
+    def centre_table(self) -> None:
+        """A free-standing table in the open with chairs around it, each facing it."""
+        rng = self.rng
+        size_x, _, size_z = self.size
+        hx, hz, height = rng.uniform(0.4, 0.8), rng.uniform(0.35, 0.5), rng.uniform(0.72, 0.78)
+        if rng.random() < 0.5:
+            hx, hz = hz, hx
+        x, z = rng.uniform(1.0 + hx, size_x - 1.0 - hx), rng.uniform(1.0 + hz, size_z - 1.0 - hz)
+        rect = (x - hx, x + hx, z - hz, z + hz)
+        if (
+            size_x < 2.0 + 2 * hx
+            or size_z < 2.0 + 2 * hz
+            or any(_overlaps(rect, fp, 0.5) for fp in self.footprints)
+        ):
+            return
+        self.footprints.append(rect)
+        self._table_at(x, z, hx, hz, height)
+        chair_mat = _object_material(rng)
+        for dx, dz in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            if rng.random() < 0.6:
+                fx, fz = x + dx * (hx + rng.uniform(0.1, 0.3)), z + dz * (hz + rng.uniform(0.1, 0.3))
+                self.chair(fx, fz, math.atan2(-dx, -dz) + rng.uniform(-0.3, 0.3), chair_mat, beside=rect)
+
+    def _table_at(self, x: float, z: float, hx: float, hz: float, height: float) -> None:
+        """Top and four legs of an axis-aligned table of half size (hx, hz), things on top."""
+        top = 0.04
+        mat = _object_material(self.rng)
+        center, half = (x, height - top / 2, z), (hx, top / 2, hz)
+        self._add(Shape.BOX, TABLE, mat, center, half)
+        for sx in (-1, 1):
+            for sz in (-1, 1):
+                leg_at = (x + sx * (hx - 0.05), (height - top) / 2, z + sz * (hz - 0.05))
+                self._add(Shape.BOX, TABLE, mat, leg_at, (0.025, (height - top) / 2, 0.025))
+        self._on_top(center, half)
+
+    def chair(
+        self,
+        x: float,
+        z: float,
+        yaw: float,
+        mat: Material,
+        beside: tuple[float, float, float, float] | None = None,
+    ) -> None:
+        """Seat, back and four legs at (x, z), facing ``yaw``; the seat may reach under the
+        ``beside`` table but nothing else."""
+        rect = (x - 0.32, x + 0.32, z - 0.32, z + 0.32)
+        others = [fp for fp in self.footprints if fp != beside]
+        if any(_overlaps(rect, fp, 0.02) for fp in others) or not self._inside(rect):
             return
         self.footprints.append(rect)
         seat, thick, back = self.rng.uniform(0.42, 0.48), 0.04, self.rng.uniform(0.35, 0.5)
         c, s = math.cos(yaw), math.sin(yaw)
 
         def at(lx: float, y: float, lz: float) -> Vec3:
-            return (foot[0] + lx * c + lz * s, y, foot[2] - lx * s + lz * c)
+            return (x + lx * c + lz * s, y, z - lx * s + lz * c)
 
         self._add(Shape.BOX, CHAIR, mat, at(0, seat - thick / 2, 0), (0.22, thick / 2, 0.22), yaw)
         self._add(Shape.BOX, CHAIR, mat, at(0, seat + back / 2, -0.2), (0.22, back / 2, 0.02), yaw)
+        leg = (0.02, (seat - thick) / 2, 0.02)
         for lx in (-0.19, 0.19):
             for lz in (-0.19, 0.19):
-                self._add(
-                    Shape.BOX,
-                    CHAIR,
-                    mat,
-                    at(lx, (seat - thick) / 2, lz),
-                    (0.02, (seat - thick) / 2, 0.02),
-                    yaw,
-                )
+                self._add(Shape.BOX, CHAIR, mat, at(lx, (seat - thick) / 2, lz), leg, yaw)
 
     def floor_prop(self, wall: Surface) -> None:
         """A bin or a floor lamp by the wall."""
@@ -1019,7 +1045,7 @@ class _Furnisher:
             and rect[3] < self.size[2] - 0.02
         )
 
-    def is_free(self, x: float, z: float, clearance: float = 0.35) -> bool:
+    def is_free(self, x: float, z: float, clearance: float = 0.5) -> bool:
         """Can a camera stand at (x, z)?"""
         size_x, _, size_z = self.size
         if not (0.5 <= x <= size_x - 0.5 and 0.5 <= z <= size_z - 0.5):
@@ -1038,22 +1064,24 @@ def random_room(rng: np.random.Generator) -> tuple[Room, _Furnisher]:
         f.window(walls[int(rng.integers(4))])
     order = rng.permutation(4)
     f.cabinet(walls[order[0]], painted=True)
-    if rng.random() < 0.6:
+    if rng.random() < 0.4:
         f.cabinet(walls[order[1]], painted=True)
     f.bed(walls[order[2]], platform=True)
+    if rng.random() < 0.4:
+        f.centre_table()
     for k in rng.permutation(4):
         wall = walls[k]
         for _ in range(int(rng.integers(1, 4))):
             roll = rng.random()
-            if roll < 0.28:
+            if roll < 0.3:
                 f.cabinet(wall, painted=False)
-            elif roll < 0.43:
+            elif roll < 0.4:
                 f.cabinet(wall, painted=True)
-            elif roll < 0.68:
+            elif roll < 0.65:
                 f.table(wall)
-            elif roll < 0.78:
+            elif roll < 0.75:
                 f.bed(wall, platform=False)
-            elif roll < 0.85:
+            elif roll < 0.82:
                 f.bed(wall, platform=True)
             else:
                 f.floor_prop(wall)
@@ -1113,31 +1141,45 @@ class CameraPath:
         )
 
 
+def _open_distance(size: Vec3, x: float, z: float, yaw: float) -> float:
+    """Horizontal distance from (x, z) to the wall straight ahead at ``yaw``."""
+    dx, dz = math.sin(yaw), math.cos(yaw)
+    tx = ((size[0] if dx > 0 else 0.0) - x) / dx if abs(dx) > 1e-9 else math.inf
+    tz = ((size[2] if dz > 0 else 0.0) - z) / dz if abs(dz) > 1e-9 else math.inf
+    return min(tx, tz)
+
+
 def random_camera_path(f: _Furnisher, rng: np.random.Generator) -> CameraPath | None:
-    """A free path in the room, aimed (mid-path) at a cue item most of the time; None if none fits."""
+    """A free path in the room that never stares at a wall from close by, aimed (mid-path) at
+    a cue item most of the time; None if no such path is found."""
     size_x, _, size_z = f.size
-    for _ in range(100):
-        x0, z0 = rng.uniform(0.5, size_x - 0.5), rng.uniform(0.5, size_z - 0.5)
+    for _ in range(200):
+        x0, z0 = rng.uniform(0.6, size_x - 0.6), rng.uniform(0.6, size_z - 0.6)
         if not f.is_free(x0, z0):
             continue
         heading, dist = rng.uniform(0, 2 * math.pi), rng.uniform(0.0, 1.5)
         x1, z1 = x0 + dist * math.cos(heading), z0 + dist * math.sin(heading)
         if not all(f.is_free(x0 + s * (x1 - x0), z0 + s * (z1 - z0)) for s in np.linspace(0, 1, 7)):
             x1, z1 = x0, z0
+        mx, mz = (x0 + x1) / 2, (z0 + z1) / 2
         height = rng.uniform(1.0, 1.6)
-        if f.targets and rng.random() < 0.75:
-            tx, ty, tz = f.targets[int(rng.integers(len(f.targets)))]
-            mx, mz = (x0 + x1) / 2, (z0 + z1) / 2
+        far_targets = [t for t in f.targets if math.hypot(t[0] - mx, t[2] - mz) > 1.4]
+        if far_targets and rng.random() < 0.75:
+            tx, ty, tz = far_targets[int(rng.integers(len(far_targets)))]
             yaw = math.atan2(tx - mx, tz - mz) + rng.uniform(-0.3, 0.3)
-            pitch = math.atan2(ty - height, math.hypot(tx - mx, tz - mz) + 1e-6) + rng.uniform(-0.15, 0.15)
+            pitch = math.atan2(ty - height, math.hypot(tx - mx, tz - mz)) + rng.uniform(-0.15, 0.15)
         else:
             yaw, pitch = rng.uniform(0, 2 * math.pi), rng.uniform(-0.4, 0.05)
+        sweep = rng.uniform(-0.8, 0.8)
+        ends = [(x, z, yaw + sweep * (s - 0.5)) for x, z, s in ((x0, z0, 0.0), (mx, mz, 0.5), (x1, z1, 1.0))]
+        if min(_open_distance(f.size, x, z, a) for x, z, a in ends) < 1.5:
+            continue
         return CameraPath(
             (x0, z0),
             (x1, z1),
             height,
             yaw,
-            rng.uniform(-0.8, 0.8),
+            sweep,
             float(np.clip(pitch, -0.75, 0.15)),
             rng.uniform(0.0, 0.08),
             rng.uniform(0, 2 * math.pi),
