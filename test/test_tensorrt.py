@@ -90,6 +90,15 @@ def test_store_lookup_and_never_stale(tmp_path: Path) -> None:
     )
 
 
+def test_int8_engines_are_found_whatever_their_calibration(tmp_path: Path) -> None:
+    cache = EngineCache(tmp_path)
+    int8 = dataclasses.replace(KEY, precision="int8", calibration="frames-a")
+    path = cache.store(int8, "model", b"int8 engine", {}, tmp_path / "model.onnx")
+    assert cache.lookup_any_calibration(dataclasses.replace(int8, calibration=""), "model") == path
+    elsewhere = dataclasses.replace(int8, calibration="", gpu_name="other")
+    assert cache.lookup_any_calibration(elsewhere, "model") is None
+
+
 def test_atomic_write_keeps_the_old_file_when_interrupted(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

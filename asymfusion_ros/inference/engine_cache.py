@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,19 @@ class EngineCache:
         except (ValueError, KeyError, TypeError):
             return None
         return path if stored == key else None
+
+    def lookup_any_calibration(self, key: EngineKey, stem: str) -> Path | None:
+        """The newest cached engine matching ``key`` whatever its calibration data (INT8 engines are
+        built once with ``build-engine --calib``; loading the bundle later must find them)."""
+        found = []
+        for path in self.engines.glob(f"{stem}-{key.precision}-*.engine"):
+            try:
+                stored = EngineKey.from_dict(json.loads(sidecar_path(path).read_text())["key"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if replace(stored, calibration=key.calibration) == key:
+                found.append((path.stat().st_mtime_ns, path))
+        return max(found)[1] if found else None
 
     def store(self, key: EngineKey, stem: str, engine: bytes, metadata: dict[str, str], source: Path) -> Path:
         """Write the sidecar, then the engine (an engine file present means a complete entry)."""

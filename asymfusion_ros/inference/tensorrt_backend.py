@@ -141,7 +141,7 @@ def _configure(builder: Any, config: Any, precision: Precision) -> None:
     else:
         config.max_workspace_size = WORKSPACE_BYTES
     if precision in (Precision.FP16, Precision.INT8):
-        if not builder.platform_has_fast_fp16:
+        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in 10.x
             LOG.warning("this GPU has no fast FP16; TensorRT will pick FP32 kernels where faster")
         config.set_flag(trt.BuilderFlag.FP16)  # INT8 builds keep FP16 for the layers left unquantised
     if precision is Precision.INT8:
@@ -167,6 +167,12 @@ def build_engine(
     """The engine for ``onnx_path`` on this GPU: from the cache when its key matches, else built."""
     cache = cache or EngineCache()
     if precision is Precision.INT8 and calibration is None:
+        api = cuda_api()
+        calibrated = cache.lookup_any_calibration(
+            engine_key(onnx_path, precision, api.gpu_info(device)), onnx_path.stem
+        )
+        if calibrated is not None:
+            return BuildResult(calibrated, 0.0, True)
         raise EngineBuildError(
             f"INT8 needs calibration frames: `asymfusion build-engine {onnx_path} --precision int8 "
             "--calib DIR_OR_BAG`, then load the .engine it writes"
