@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -102,3 +105,16 @@ def test_fit_covers_then_centre_crops() -> None:
     assert out.labels is not None and np.all(out.labels != 255)
     with pytest.raises(ValueError, match="scale_range"):
         Augment((8, 8), scale_range=(2.0, 1.0))
+
+
+def test_data_modules_are_numpy_only() -> None:
+    """Training workers and the camera node load these without torch, ROS or h5py."""
+    code = (
+        "import sys, asymfusion_ros.data, asymfusion_ros.data.nyudv2, asymfusion_ros.data.transforms\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'rclpy', 'h5py'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
