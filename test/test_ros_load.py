@@ -46,7 +46,7 @@ def test_latest_slot_replaces_and_counts() -> None:
     assert slot.take() is None
 
 
-def test_60hz_for_3s(harness: Harness) -> None:
+def test_60hz_for_4s(harness: Harness) -> None:
     frames = [wall_frame(240, 320, seed=i) for i in range(4)]
     harness.send(frames[0], ("overlay", "points"))  # warm-up: first inference, first allocations
     stats = harness.node.stats
