@@ -431,7 +431,27 @@ def render(
     o: Point = (float(pose.position_m[0]), float(pose.position_m[1]), float(pose.position_m[2]))
     dirs = np.tensordot(rot.astype(np.float32), _camera_rays(h, w, intr.tobytes()), axes=1)
     dirs[dirs == 0.0] = 1e-9  # no exact zeros: keeps 1/d finite-signed everywhere below
+    depth, obj = _cast(room, o, rot, intr, dirs)
+    hits = _Hits.gather(room, o, dirs, depth, obj)
+    rgb_f: np.ndarray = cv2.merge([hits.scatter(plane).reshape(h, w) for plane in hits.radiance(room)])
+    labels = hits.scatter(hits.labels).reshape(h, w)
+    if sensor is None:
+        depth_m = depth
+    else:
+        gen = rng if rng is not None else np.random.default_rng(0)
+        returns = hits.scatter(hits.returns).reshape(h, w) if hits.returns.min() < 1.0 else None
+        depth_m = _sensor_depth(depth, hits.scatter(hits.view_cos()).reshape(h, w), returns, sensor, gen)
+        rgb_f += _gaussian(gen, (h, w, 3)) * np.float32(sensor.rgb_noise)
+    rgb = np.clip(rgb_f, 0.0, 255.0).astype(np.uint8)
+    depth_mm = np.round(depth_m * np.float32(1000.0)) / np.float32(1000.0)
+    return RGBDSample(rgb, depth_mm.astype(np.float32), labels, intr)
 
+
+def _cast(
+    room: Room, o: Point, rot: np.ndarray, intr: np.ndarray, dirs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel: depth of the nearest hit and its object id (0-5 ``Surface``, 6+ solids)."""
+    h, w = dirs.shape[1:]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         depth, obj = _shell(room.size_m, o, dirs)
         for k, s in enumerate(room.solids):  # each solid only inside its projected rectangle
@@ -442,74 +462,90 @@ def render(
             closer = t < depth[rect]
             np.copyto(depth[rect], t, where=closer)
             np.copyto(obj[rect], np.int16(6 + k), where=closer)
+    return depth, obj
 
-    # Shade in "object order": sorted by object id, each object's pixels form one run.
-    flat = obj.ravel()
-    order = np.argsort(flat, kind="stable")
-    counts = np.bincount(flat, minlength=6 + len(room.solids))
-    t_s = np.take(depth.ravel(), order)
-    d_s = np.stack([np.take(dirs[a].ravel(), order) for a in range(3)])
-    p_s = np.asarray(o, dtype=np.float32)[:, None] + t_s[None] * d_s
-    n_s = np.empty_like(p_s)
-    albedo_s = np.empty_like(p_s)
-    label_s = np.empty(flat.size, dtype=np.uint8)
-    return_s = np.empty(flat.size, dtype=np.float32)
-    surfaces = (room.floor, room.ceiling, *room.walls)
-    start = 0
-    for k, count in enumerate(counts.tolist()):
-        run = slice(start, start + count)
-        start += count
-        if not count:
-            continue
-        p = p_s[:, run]
-        if k < 6:
-            n_s[:, run] = _SURFACE_NORMALS[k][:, None]
-            material, label = surfaces[k], _SURFACE_LABELS[k]
-        else:
-            solid = room.solids[k - 6]
-            n_s[:, run] = _solid_normals(solid, p)
-            material, label = solid.material, solid.label
-        albedo_s[:, run] = _albedo(material, p)
-        label_s[run] = label
-        return_s[run] = material.depth_return
-        if k < 6:
-            _paint_decals(room.decals, Surface(k), p, albedo_s[:, run], label_s[run], return_s[run])
 
-    light = np.asarray(
-        room.light_m
-        if room.light_m is not None
-        else (room.size_m[0] / 2, room.size_m[1] - 0.3, room.size_m[2] / 2),
-        dtype=np.float32,
-    )
-    to_light = light[:, None] - p_s
-    dist2 = np.einsum("in,in->n", to_light, to_light)
-    lambert = np.maximum(np.einsum("in,in->n", n_s, to_light), 0.0) / np.sqrt(dist2 + 1e-6)
-    shade = room.ambient + room.light_power * lambert / (1.0 + dist2 / 9.0)
-    gain = (shade * np.float32(255.0))[None] * np.asarray(room.light_tint, dtype=np.float32)[:, None]
-    rgb_s = albedo_s * gain
-    planes = [np.empty(flat.size, dtype=np.float32) for _ in range(3)]
-    for plane, values in zip(planes, rgb_s, strict=True):
-        plane[order] = values
-    rgb_f: np.ndarray = cv2.merge([plane.reshape(h, w) for plane in planes])
-    labels = np.empty(flat.size, dtype=np.uint8)
-    labels[order] = label_s
+@dataclass(frozen=True)
+class _Hits:
+    """The surface point under every pixel, in "object order": pixels sorted by object id so
+    each object's pixels are one contiguous run, textured and shaded with one vector call.
+    Arrays are (3, n) or (n,) in that order; ``scatter`` puts values back in image order."""
 
-    if sensor is None:
-        depth_m = depth
-    else:
-        gen = rng if rng is not None else np.random.default_rng(0)
-        cos_s = np.abs(np.einsum("in,in->n", n_s, d_s)) / np.sqrt(np.einsum("in,in->n", d_s, d_s))
-        view_cos = np.empty(flat.size, dtype=np.float32)
-        view_cos[order] = cos_s
-        returns: np.ndarray | None = None
-        if return_s.min() < 1.0:
-            returns = np.empty(flat.size, dtype=np.float32)
-            returns[order] = return_s
-        depth_m = _sensor_depth(depth, view_cos.reshape(h, w), returns, sensor, gen)
-        rgb_f += _gaussian(gen, (h, w, 3)) * np.float32(sensor.rgb_noise)
-    rgb = np.clip(rgb_f, 0.0, 255.0).astype(np.uint8)
-    depth_mm = np.round(depth_m * np.float32(1000.0)) / np.float32(1000.0)
-    return RGBDSample(rgb, depth_mm.astype(np.float32), labels.reshape(h, w), intr)
+    order: np.ndarray
+    dirs: np.ndarray
+    points: np.ndarray
+    normals: np.ndarray
+    albedo: np.ndarray
+    labels: np.ndarray
+    returns: np.ndarray
+
+    @classmethod
+    def gather(cls, room: Room, o: Point, dirs: np.ndarray, depth: np.ndarray, obj: np.ndarray) -> _Hits:
+        flat = obj.ravel()
+        order = np.argsort(flat, kind="stable")
+        d = np.stack([np.take(dirs[a].ravel(), order) for a in range(3)])
+        p = np.asarray(o, dtype=np.float32)[:, None] + np.take(depth.ravel(), order)[None] * d
+        hits = cls(
+            order,
+            d,
+            p,
+            np.empty_like(p),
+            np.empty_like(p),
+            np.empty(flat.size, dtype=np.uint8),
+            np.empty(flat.size, dtype=np.float32),
+        )
+        surfaces = (room.floor, room.ceiling, *room.walls)
+        start = 0
+        for k, count in enumerate(np.bincount(flat, minlength=6 + len(room.solids)).tolist()):
+            run = slice(start, start + count)
+            start += count
+            if not count:
+                continue
+            if k < 6:
+                hits.normals[:, run] = _SURFACE_NORMALS[k][:, None]
+                material, label = surfaces[k], _SURFACE_LABELS[k]
+            else:
+                solid = room.solids[k - 6]
+                hits.normals[:, run] = _solid_normals(solid, p[:, run])
+                material, label = solid.material, solid.label
+            hits.albedo[:, run] = _albedo(material, p[:, run])
+            hits.labels[run] = label
+            hits.returns[run] = material.depth_return
+            if k < 6:
+                _paint_decals(
+                    room.decals,
+                    Surface(k),
+                    p[:, run],
+                    hits.albedo[:, run],
+                    hits.labels[run],
+                    hits.returns[run],
+                )
+        return hits
+
+    def radiance(self, room: Room) -> np.ndarray:
+        """(3, n) RGB 0..255: albedo x (ambient + Lambertian point light with soft fall-off)."""
+        size = room.size_m
+        light = np.asarray(
+            room.light_m if room.light_m is not None else (size[0] / 2, size[1] - 0.3, size[2] / 2),
+            dtype=np.float32,
+        )
+        to_light = light[:, None] - self.points
+        dist2 = np.einsum("in,in->n", to_light, to_light)
+        lambert = np.maximum(np.einsum("in,in->n", self.normals, to_light), 0.0) / np.sqrt(dist2 + 1e-6)
+        shade = room.ambient + room.light_power * lambert / (1.0 + dist2 / 9.0)
+        tint = np.asarray(room.light_tint, dtype=np.float32)[:, None] * np.float32(255.0)
+        return self.albedo * shade[None] * tint
+
+    def view_cos(self) -> np.ndarray:
+        """|cos| of the angle between each ray and the surface normal it meets."""
+        d = self.dirs
+        return np.abs(np.einsum("in,in->n", self.normals, d)) / np.sqrt(np.einsum("in,in->n", d, d))
+
+    def scatter(self, values: np.ndarray) -> np.ndarray:
+        """(n,) values in object order -> the same values in image (row-major) order."""
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
 
 
 def _paint_decals(
