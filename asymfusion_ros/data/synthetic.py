@@ -210,7 +210,15 @@ class Pose:
 
 @dataclass(frozen=True)
 class SensorModel:
-    """Kinect-like depth defects; see the module docstring. ``shadow_px`` is at 640 px width."""
+    """An RGB-D camera's imperfections (defaults: Kinect v1 / NYUv2-like).
+
+    Depth: valid from ``min_range_m`` to ``max_range_m``; axial noise sigma = a + b (z - z0)^2
+    with ``noise_m`` = (a, b, z0) in metres; a projector shadow ``shadow_px`` wide (at 640 px
+    width) behind depth steps; a fraction ``edge_keep`` of pixels kept right at steps; no return
+    below ``grazing_cos`` (|cos| of the incidence angle); a ``speckle`` fraction of random holes.
+    RGB: Gaussian noise ``rgb_noise`` (8-bit levels), lens blur ``rgb_blur_px`` (sigma at 640 px
+    width) and ``vignette`` (brightness lost in the corners).
+    """
 
     min_range_m: float = 0.5
     max_range_m: float = 9.0
@@ -220,6 +228,8 @@ class SensorModel:
     grazing_cos: float = 0.08
     speckle: float = 0.002
     rgb_noise: float = 2.0
+    rgb_blur_px: float = 0.7
+    vignette: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -441,7 +451,7 @@ def render(
         gen = rng if rng is not None else np.random.default_rng(0)
         returns = hits.scatter(hits.returns).reshape(h, w) if hits.returns.min() < 1.0 else None
         depth_m = _sensor_depth(depth, hits.scatter(hits.view_cos()).reshape(h, w), returns, sensor, gen)
-        rgb_f += _gaussian(gen, (h, w, 3)) * np.float32(sensor.rgb_noise)
+        rgb_f = _camera_rgb(rgb_f, sensor, gen)
     rgb = np.clip(rgb_f, 0.0, 255.0).astype(np.uint8)
     depth_mm = np.round(depth_m * np.float32(1000.0)) / np.float32(1000.0)
     return RGBDSample(rgb, depth_mm.astype(np.float32), labels, intr)
@@ -567,6 +577,27 @@ def _paint_decals(
             albedo[:, inside] = _albedo(dec.material, p[:, inside])
             labels[inside] = dec.label
             returns[inside] = dec.material.depth_return
+
+
+@lru_cache(maxsize=8)
+def _vignette(h: int, w: int, strength: float) -> np.ndarray:
+    """(H, W, 1) gain falling off with the squared distance from the centre (1 - strength in corners)."""
+    y = (np.arange(h, dtype=np.float32) - (h - 1) / 2) / (h / 2)
+    x = (np.arange(w, dtype=np.float32) - (w - 1) / 2) / (w / 2)
+    gain = 1.0 - np.float32(strength / 2) * (y[:, None] ** 2 + x[None, :] ** 2)
+    gain.setflags(write=False)
+    return gain[..., None]
+
+
+def _camera_rgb(rgb: np.ndarray, sensor: SensorModel, rng: np.random.Generator) -> np.ndarray:
+    """What the colour camera makes of the radiance: lens blur, vignetting, sensor noise."""
+    h, w = rgb.shape[:2]
+    sigma = sensor.rgb_blur_px * w / 640
+    if sigma > 0.1:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
+    if sensor.vignette:
+        rgb = rgb * _vignette(h, w, sensor.vignette)
+    return rgb + _gaussian(rng, (h, w, 3)) * np.float32(sensor.rgb_noise)
 
 
 def _sensor_depth(
