@@ -150,14 +150,6 @@ def _write_packed_rgb(grid: np.ndarray, rgb: np.ndarray | None) -> None:
     grid["rgb"] = bgr0.view(np.float32)[..., 0]
 
 
-def pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) uint8 RGB -> (...) float32 whose bits are 0x00RRGGBB (for a PointCloud2 rgb field)."""
-    packed = np.asarray(rgb[..., 0], dtype=np.uint32) << 16
-    packed |= np.asarray(rgb[..., 1], dtype=np.uint32) << 8
-    packed |= np.asarray(rgb[..., 2], dtype=np.uint32)
-    return packed.view(np.float32)
-
-
 def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """(H, W) label ids -> (H, W, 3) uint8 colours; ids past the palette take its last entry."""
     palette = np.asarray(palette, dtype=np.uint8)
@@ -203,4 +195,4 @@ def class_tags(points: np.ndarray, classes: ClassSet, min_points: int = 50) -> l
     return tags
 
 
-__all__ = ["POINT_DTYPE", "ClassTag", "class_tags", "colorize", "labeled_points", "overlay", "pack_rgb"]
+__all__ = ["POINT_DTYPE", "ClassTag", "class_tags", "colorize", "labeled_points", "overlay"]

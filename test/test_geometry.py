@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from asymfusion_ros.classes import IGNORE_INDEX, load_classes
-from asymfusion_ros.geometry import POINT_DTYPE, class_tags, colorize, labeled_points, overlay, pack_rgb
+from asymfusion_ros.geometry import POINT_DTYPE, class_tags, colorize, labeled_points, overlay
 
 H, W = 48, 64
 K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])
@@ -84,7 +84,6 @@ def test_fields_carry_labels_colour_and_confidence() -> None:
     pts = labeled_points(plane(), K, labels, rgb, confidence)
     assert (pts["rgb"].view(np.uint32) == 0x00123456).all()
     assert (pts["label"] == 300).all() and (pts["confidence"] == 0.75).all()
-    assert (pack_rgb(rgb).view(np.uint32) == 0x00123456).all()
     bare = labeled_points(plane(), K, labels)
     assert (bare["rgb"].view(np.uint32) == 0).all() and np.isnan(bare["confidence"]).all()
 

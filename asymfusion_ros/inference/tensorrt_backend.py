@@ -96,7 +96,6 @@ class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
             "depth": session.pinned((1, *input_size), np.float32),
         }
         self.device = {name: session.malloc(array.nbytes) for name, array in self.host.items()}
-        self.count = 0
 
     def get_batch_size(self) -> int:
         return 1
@@ -110,7 +109,6 @@ class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         for name in INPUT_NAMES:
             self.session.upload(self.device[name], self.host[name])
         self.session.synchronize()
-        self.count += 1
         return [self.device[name] for name in names]
 
     def read_calibration_cache(self) -> bytes | None:
