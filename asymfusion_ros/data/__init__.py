@@ -66,7 +66,8 @@ def open_dataset(
     """Open a data source by spec (``"synthetic"`` or ``"nyudv2:PATH"``) for one split.
 
     ``size`` is (H, W) of every returned sample; ``frames`` caps the length (None: the
-    source's own size, :data:`SYNTHETIC_FRAMES` for the endless generator).
+    source's own size, :data:`SYNTHETIC_FRAMES` for the endless generator; NYUDv2 keeps the
+    first ``frames`` of its list). ``seed`` picks the synthetic rooms; files ignore it.
     """
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}, expected one of {SPLITS}")
