@@ -217,6 +217,7 @@ class Observer:
             "frames_in": int(diag["frames_in"]),
             "frames_out": int(diag["frames_out"]),
             "drops": int(diag["drops"]),
+            "failed": int(diag["failed"]),
             "problems": {k: int(v) for k, v in diag.items() if k in _problem_names() and int(v)},
             "received": dict(self.counts),
             "classes_tagged": dict(self.tags_seen.most_common(12)),

@@ -65,7 +65,7 @@ def test_60hz_for_4s(harness: Harness) -> None:
 
     def settled() -> bool:
         snap = stats.snapshot()
-        return snap.frames_in == snap.frames_out + snap.drops
+        return snap.frames_in == snap.frames_out + snap.drops + snap.skipped + snap.failed
 
     harness.wait_for(settled, 10.0, "the worker to finish the last frame")
     snap = stats.snapshot()

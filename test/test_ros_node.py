@@ -344,3 +344,27 @@ def test_bad_startup_parameters_raise_a_clear_error(context: Any, tiny_onnx: Pat
         SegmentationNode(context=context, parameter_overrides=[Parameter("backend", value="cuda")])
     with pytest.raises(ResourceError, match="no_such_model"):
         SegmentationNode(context=context, parameter_overrides=[Parameter("model", value="no_such_model")])
+
+
+def test_frames_are_not_segmented_when_every_output_is_off(harness: Harness) -> None:
+    from rclpy.parameter import Parameter
+
+    node = harness.node
+    toggles = [f"publish.{name}" for name in OUTPUTS]
+    before = node.stats.snapshot().skipped
+    assert all(r.successful for r in node.set_parameters([Parameter(t, value=False) for t in toggles]))
+    try:
+        stamp = send_until(
+            harness,
+            lambda s: (
+                colour_message(harness, "rgb8", s),
+                depth_message(harness, "16UC1", s),
+                info_message(harness, s),
+            ),
+            lambda s: node.stats.snapshot().skipped > before,
+            "a skipped frame",
+        )
+        assert all(stamp not in harness.received[name] for name in OUTPUTS)
+    finally:
+        node.set_parameters([Parameter(t, value=True) for t in toggles])
+    harness.send(wall_frame(), ("labels", "overlay"))

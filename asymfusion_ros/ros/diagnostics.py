@@ -38,6 +38,8 @@ class Snapshot(NamedTuple):
     frames_in: int
     frames_out: int
     drops: int
+    skipped: int
+    failed: int
     fps: float
     latency_p50_ms: float
     latency_p95_ms: float
@@ -60,6 +62,8 @@ class PipelineStats:
         self._frames_in = 0
         self._frames_out = 0
         self._drops = 0
+        self._skipped = 0
+        self._failed = 0
         self._problems = dict.fromkeys(Problem, 0)
 
     def frame_in(self, replaced_unprocessed: bool) -> None:
@@ -74,6 +78,16 @@ class PipelineStats:
             self._done.append(self._clock())
             self._latency_ms.append(latency_ms)
             self._inference_ms.append(inference_ms)
+
+    def frame_skipped(self) -> None:
+        """A frame not segmented because nobody subscribes to any output."""
+        with self._lock:
+            self._skipped += 1
+
+    def frame_failed(self) -> None:
+        """A frame given up on (bad input or a backend error, also counted as a problem)."""
+        with self._lock:
+            self._failed += 1
 
     def problem(self, problem: Problem) -> int:
         """Count one occurrence; returns the new count."""
@@ -97,6 +111,8 @@ class PipelineStats:
                 frames_in=self._frames_in,
                 frames_out=self._frames_out,
                 drops=self._drops,
+                skipped=self._skipped,
+                failed=self._failed,
                 fps=float(fps),
                 latency_p50_ms=float(p50),
                 latency_p95_ms=float(p95),
@@ -119,7 +135,9 @@ def diagnostic_array(
     ``info`` adds static entries (backend, model, classes).
     """
     grown = [p.value for p, n in snap.problems.items() if n > (previous.problems[p] if previous else 0)]
-    if snap.fps == 0.0:
+    if snap.fps == 0.0 and previous is not None and snap.skipped > previous.skipped:
+        level, message = DiagnosticStatus.OK, "idle: no subscriber to any output"
+    elif snap.fps == 0.0:
         level, message = (
             DiagnosticStatus.WARN,
             "no frames segmented recently (waiting for rgb/image + depth/image)",
@@ -136,6 +154,8 @@ def diagnostic_array(
         "frames_in": str(snap.frames_in),
         "frames_out": str(snap.frames_out),
         "drops": str(snap.drops),
+        "skipped_unsubscribed": str(snap.skipped),
+        "failed": str(snap.failed),
         **{p.value: str(n) for p, n in snap.problems.items()},
         **info,
     }

@@ -148,14 +148,13 @@ class SegmentationNode(Node):
 
     def _input_qos(self) -> QoSProfile:
         """SensorDataQoS (best effort, keep last 5), with the reliability the parameter asks."""
-        reliability = ReliabilityPolicy.RELIABLE if self._settings.qos_reliability == "reliable" else None
-        qos = QoSProfile(
+        reliable = self._settings.qos_reliability == "reliable"
+        return QoSProfile(
             depth=qos_profile_sensor_data.depth,
             history=qos_profile_sensor_data.history,
             durability=qos_profile_sensor_data.durability,
-            reliability=reliability or qos_profile_sensor_data.reliability,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else qos_profile_sensor_data.reliability,
         )
-        return qos
 
     def _new_sync(self) -> Synchronizer:
         return create_sync(2, self._settings.sync_queue_size, self._settings.sync_slop, self._on_synced)
@@ -215,12 +214,14 @@ class SegmentationNode(Node):
         while (frame := self._slot.take()) is not None:
             try:
                 self._process(frame)
+                continue
             except messages.MessageError as err:
                 self._problem(Problem(err.problem), str(err))
             except BackendError as err:
                 self._problem(Problem.INFERENCE_ERROR, str(err))
             except Exception as err:  # the worker must outlive any one frame
                 self._problem(Problem.INFERENCE_ERROR, f"{type(err).__name__}: {err}")
+            self.stats.frame_failed()
 
     def _process(self, frame: SyncedFrame) -> None:
         settings = self._settings
@@ -229,6 +230,9 @@ class SegmentationNode(Node):
             name: bool(getattr(settings, f"publish_{name}")) and pub.get_subscription_count() > 0
             for name, pub in self._pub.items()
         }
+        if not any(wants.values()):
+            self.stats.frame_skipped()
+            return
         rgb = messages.image_to_rgb(frame.rgb)
         depth_m = self._depth_like(
             messages.image_to_depth_m(frame.depth, settings.depth_scale), rgb.shape[:2]
