@@ -1247,7 +1247,7 @@ def random_camera_path(f: _Furnisher, rng: np.random.Generator) -> CameraPath | 
             height,
             yaw,
             sweep,
-            float(np.clip(pitch, -0.75, 0.15)),
+            float(np.clip(pitch, -0.6, 0.15)),
             rng.uniform(0.0, 0.08),
             rng.uniform(0, 2 * math.pi),
             rng.uniform(-0.04, 0.04),
