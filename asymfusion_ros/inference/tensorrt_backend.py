@@ -164,27 +164,23 @@ def build_engine(
 ) -> BuildResult:
     """The engine for ``onnx_path`` on this GPU: from the cache when its key matches, else built."""
     cache = cache or EngineCache()
+    info = read_onnx_info(onnx_path)  # a bundle, or a BackendError naming the file
+    api = cuda_api()
+    if api.device_count() <= device:
+        raise EngineBuildError(f"no CUDA device {device} (found {api.device_count()}) to build {onnx_path}")
+    gpu = api.gpu_info(device)
     if precision is Precision.INT8 and calibration is None:
-        api = cuda_api()
-        calibrated = cache.lookup_any_calibration(
-            engine_key(onnx_path, precision, api.gpu_info(device)), onnx_path.stem
-        )
+        calibrated = cache.lookup_any_calibration(engine_key(onnx_path, precision, gpu), onnx_path.stem)
         if calibrated is not None:
             return BuildResult(calibrated, 0.0, True)
         raise EngineBuildError(
             f"INT8 needs calibration frames: `asymfusion build-engine {onnx_path} --precision int8 "
-            "--calib DIR_OR_BAG`, then load the .engine it writes"
-        )
-    info = read_onnx_info(onnx_path)  # a bundle, or a BackendError naming the file
-    api = cuda_api()
-    if api.device_count() <= device:
-        raise EngineBuildError(
-            f"no CUDA device {device} (found {api.device_count()}) to build {onnx_path} for"
+            "--calib DIR_OR_BAG` builds the engine once, later loads find it in the cache"
         )
     calib_id = (
         fingerprint(calibration.path, calibration.limit, calibration.depth_scale) if calibration else ""
     )
-    key = engine_key(onnx_path, precision, api.gpu_info(device), calib_id)
+    key = engine_key(onnx_path, precision, gpu, calib_id)
     cached = cache.lookup(key, onnx_path.stem)
     if cached is not None:
         return BuildResult(cached, 0.0, True)
