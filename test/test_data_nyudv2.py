@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import cv2
@@ -175,6 +176,8 @@ def test_official_mat_file(tmp_path: Path) -> None:
     assert depth[0, 0] == 0.0 and depth[0, -1] == pytest.approx(3.0)
     assert labels is not None
     assert (labels[0, 0], labels[0, 15], labels[0, 25], labels[0, 35], labels[0, 45]) == (255, 0, 3, 37, 39)
+    clone = pickle.loads(pickle.dumps(data))  # as a spawned DataLoader worker gets it
+    np.testing.assert_array_equal(clone[0].depth_m, depth)
     filled = open_dataset(f"nyudv2:{mat}?depth=filled", split="test", size=(H, W))[0]
     assert filled.depth_m[0, 0] == pytest.approx(1.0)
 

@@ -300,6 +300,12 @@ class NYUDv2Mat(FrameSequence):
                 raise DatasetError(f"{self.path}: missing datasets {missing}")
         return self._file
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle (for spawned data-loader workers) without the open HDF5 handle."""
+        state = dict(self.__dict__)
+        state["_file"], state["_pid"] = None, -1
+        return state
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
