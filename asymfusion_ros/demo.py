@@ -75,8 +75,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / "node.log"
-    command = [sys.executable, "-m", "asymfusion_ros.ros.node", "--ros-args",
-               "-p", f"model:={model}", "-p", f"backend:={args.backend}"]  # fmt: skip
+    # Reliable inputs: best effort loses fragments of VGA frames over UDP loopback (see docs/ros.md).
+    command = [sys.executable, "-m", "asymfusion_ros.ros.node", "--ros-args", "-p", f"model:={model}",
+               "-p", f"backend:={args.backend}", "-p", "qos.reliability:=reliable"]  # fmt: skip
     print(f"starting the node: {' '.join(command[1:])}")
     with log_path.open("w") as log:
         node = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
