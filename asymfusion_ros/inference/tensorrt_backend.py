@@ -81,13 +81,20 @@ def engine_key(onnx_path: Path, precision: Precision, gpu: GpuInfo, calibration:
     )
 
 
-class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+# Weak typing (BuilderFlag.FP16/INT8) and implicit INT8 calibration exist in TensorRT 8.5 to
+# 10.x and are removed in 11.x (strongly typed networks only; JetPack ships 8.5/8.6/10.x). Where
+# they are missing, FP16 falls back to an FP32 build and INT8 is refused, with the reason.
+HAS_WEAK_TYPING = hasattr(trt.BuilderFlag, "FP16")
+_CALIBRATOR_BASE: Any = getattr(trt, "IInt8EntropyCalibrator2", object)
+
+
+class EntropyCalibrator(_CALIBRATOR_BASE):
     """Feeds calibration frames one by one; the scales TensorRT computes are cached on disk."""
 
     def __init__(
         self, frames: Any, session: CudaSession, input_size: tuple[int, int], cache_path: Path
     ) -> None:
-        trt.IInt8EntropyCalibrator2.__init__(self)
+        _CALIBRATOR_BASE.__init__(self)
         self.frames = iter(frames)
         self.session = session
         self.cache_path = cache_path
@@ -133,6 +140,20 @@ def _parse(network: Any, onnx_path: Path) -> Any:
     return parser  # the network refers to the parser's weights: keep it alive until the build ends
 
 
+def effective_precision(precision: Precision) -> Precision:
+    """What this TensorRT can build for ``precision`` (see HAS_WEAK_TYPING)."""
+    if HAS_WEAK_TYPING:
+        return precision
+    if precision is Precision.INT8:
+        raise EngineBuildError(
+            f"TensorRT {TRT_VERSION} has no implicit INT8 calibration (removed in 11.x): "
+            "quantize the ONNX with Q/DQ nodes (NVIDIA ModelOpt) or use fp16/fp32"
+        )
+    if precision is Precision.FP16:
+        LOG.warning("TensorRT %s builds strongly typed networks only: building FP32", TRT_VERSION)
+    return Precision.FP32
+
+
 def _configure(builder: Any, config: Any, precision: Precision) -> None:
     if hasattr(config, "set_memory_pool_limit"):
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
@@ -164,6 +185,7 @@ def build_engine(
 ) -> BuildResult:
     """The engine for ``onnx_path`` on this GPU: from the cache when its key matches, else built."""
     cache = cache or EngineCache()
+    precision = effective_precision(precision)
     info = read_onnx_info(onnx_path)  # a bundle, or a BackendError naming the file
     api = cuda_api()
     if api.device_count() <= device:
@@ -309,6 +331,7 @@ class TensorRTBackend:
     def load(cls, path: Path, *, precision: Precision = Precision.FP16, device: int = 0) -> TensorRTBackend:
         """From an ONNX bundle (cached engine, built when missing) or a built ``.engine``/``.plan``."""
         if path.suffix == ".onnx":
+            precision = effective_precision(precision)
             cache = EngineCache()
             result = build_engine(path, precision=precision, device=device, cache=cache)
             try:
