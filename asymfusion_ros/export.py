@@ -144,6 +144,23 @@ def _fold_shapes(exported: bytes) -> onnx.ModelProto:
     return model
 
 
+def _keep_both_inputs(model: onnx.ModelProto, input_size: tuple[int, int]) -> None:
+    """Restore an input the exporter pruned (a single-modality model ignores rgb or depth).
+
+    The bundle contract is one interface for every model, so callers never branch on the
+    scheme; an unused graph input is valid ONNX and costs nothing.
+    """
+    height, width = input_size
+    expected = {
+        "rgb": onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.UINT8, [1, height, width, 3]),
+        "depth": onnx.helper.make_tensor_value_info("depth", onnx.TensorProto.FLOAT, [1, height, width]),
+    }
+    present = {i.name: i for i in model.graph.input}
+    ordered = [present.get(name, expected[name]) for name in INPUT_NAMES]
+    del model.graph.input[:]
+    model.graph.input.extend(ordered)
+
+
 def _write_atomically(data: bytes, out_path: Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
@@ -174,6 +191,7 @@ def export_onnx(
         raise ExportError(f"input size {height}x{width} must be positive multiples of 32")
     try:
         model = _fold_shapes(_trace(segmenter, info.input_size, opset))
+        _keep_both_inputs(model, info.input_size)
     except Exception as err:  # the exporter raises many types (RuntimeError, torch.onnx errors)
         raise ExportError(f"torch.onnx.export of {checkpoint_path} failed: {err}") from err
     _describe(model, info)

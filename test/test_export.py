@@ -116,3 +116,23 @@ def test_cli_export_at_another_size(
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was moved, not left behind
     assert np.array_equal(_io(onnx.load(str(out)).graph.input)["rgb"][1], [1, 64, 64, 3])
     assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--height", "64"]) == 2
+
+
+def test_single_modality_bundle_keeps_both_inputs(tmp_path: Path) -> None:
+    import torch
+
+    from asymfusion_ros.checkpoint import save_checkpoint
+    from asymfusion_ros.classes import load_classes
+    from asymfusion_ros.fusion import ModalityInputs, build_model
+    from asymfusion_ros.inference import load_backend
+
+    torch.manual_seed(0)
+    model = build_model("rgb", width=0.125).eval()
+    checkpoint = save_checkpoint(
+        tmp_path / "rgb_only.pt", model, ModalityInputs(("rgb",)), classes=load_classes("nyu40"),
+        input_size=(64, 64), data="untrained",
+    )  # fmt: skip
+    bundle = export_onnx(checkpoint, tmp_path / "rgb_only.onnx")
+    assert [i.name for i in onnx.load(str(bundle)).graph.input] == ["rgb", "depth"]
+    labels, _ = load_backend(bundle).run(np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64), np.float32))
+    assert labels.shape == (64, 64)

@@ -310,7 +310,9 @@ class TensorRTBackend:
                 self._context = self._engine.create_execution_context()
                 self._tensors = _io_tensors(self._engine)
                 names = tuple(t.name for t in self._tensors)
-                if sorted(names) != sorted(INPUT_NAMES + OUTPUT_NAMES):
+                # A single-modality model leaves rgb or depth unused, and TensorRT drops it.
+                self._inputs = tuple(n for n in INPUT_NAMES if n in names)
+                if sorted(names) != sorted(self._inputs + OUTPUT_NAMES) or not self._inputs:
                     raise EngineBuildError(
                         f"{engine_path} has I/O {names}, expected {INPUT_NAMES + OUTPUT_NAMES}"
                     )
@@ -374,10 +376,10 @@ class TensorRTBackend:
 
     def run(self, rgb: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_inputs(rgb, depth_m, self.input_size)
-        np.copyto(self._host["rgb"][0], rgb)
-        np.copyto(self._host["depth"][0], depth_m)
+        frame = {"rgb": rgb, "depth": depth_m}
         with self._session.activate():
-            for name in INPUT_NAMES:
+            for name in self._inputs:
+                np.copyto(self._host[name][0], frame[name])
                 self._session.upload(self._device[name], self._host[name])
             if not self._execute():
                 raise BackendError(f"TensorRT execution of {self.path} failed")
