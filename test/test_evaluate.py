@@ -1,0 +1,78 @@
+"""``asymfusion eval`` on the tiny fixtures: JSON keys, per-stream scores, ONNX parity, files, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asymfusion_ros.cli import main as cli_main
+
+KEYS = {"pixel_acc", "mean_acc", "miou", "per_class_iou"}
+
+
+def eval_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert cli_main(["eval", *args, "--frames", "4", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_checkpoint_report_has_the_keys_and_each_stream(
+    tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = eval_json(capsys, "--model", str(tiny_checkpoint), "--out", str(tmp_path))
+    assert set(report) >= KEYS
+    assert set(report["streams"]) == {"rgb", "depth"}
+    assert set(report["streams"]["rgb"]) >= KEYS
+    assert len(report["per_class_iou"]) == 40 and "wall" in report["per_class_iou"]
+    assert 0.0 <= report["pixel_acc"] <= 1.0
+    assert report["size"] == [64, 96]
+    assert json.loads((tmp_path / "metrics.json").read_text())["miou"] == report["miou"]
+    assert (tmp_path / "confusion.png").stat().st_size > 0
+
+
+def test_onnx_bundle_scores_like_its_checkpoint(
+    tiny_checkpoint: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch_report = eval_json(capsys, "--model", str(tiny_checkpoint))
+    onnx_report = eval_json(capsys, "--model", str(tiny_onnx), "--backend", "onnxruntime")
+    assert set(onnx_report) >= KEYS
+    assert onnx_report["streams"] == {}
+    assert onnx_report["pixel_acc"] == pytest.approx(torch_report["pixel_acc"], abs=0.01)
+
+
+def test_frames_at_another_size_are_resized_to_the_network(
+    tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = eval_json(capsys, "--model", str(tiny_checkpoint), "--size", "96x128")
+    assert report["size"] == [96, 128]
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["eval", "--model", str(tmp_path / "nope.pt")]) == 2
+    assert "nope.pt" in capsys.readouterr().err
+
+
+def test_compare_trains_scores_and_tabulates_each_scheme(tmp_path: Path) -> None:
+    import yaml
+
+    config = tmp_path / "compare.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"width": 0.125, "input_size": [64, 96], "train_frames": 8, "val_frames": 4, "augment": False,
+             "batch_size": 4, "epochs": 1, "threads": 1, "eval_frames": 4}
+        )
+    )  # fmt: skip
+    out = tmp_path / "compare"
+    args = ["compare", "--config", str(config), "--schemes", "asymfusion", "rgb", "--out", str(out)]
+    assert cli_main(args) == 0
+    results = json.loads((out / "compare.json").read_text())["results"]
+    assert [r["scheme"] for r in results] == ["asymfusion", "rgb"]
+    assert all(set(r) >= KEYS and r["params"] > 0 and r["macs"] > 0 for r in results)
+    table = (out / "compare.md").read_text()
+    assert "| asymfusion |" in table and "| rgb |" in table and "asymfusion compare --config" in table
+    assert (out / "compare.png").stat().st_size > 0
+    # --reuse keeps finished schemes instead of training them again
+    before = (out / "rgb" / "best.pt").stat().st_mtime_ns
+    assert cli_main([*args, "--reuse"]) == 0
+    assert (out / "rgb" / "best.pt").stat().st_mtime_ns == before
