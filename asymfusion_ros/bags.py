@@ -141,8 +141,9 @@ class BagReader:
     def __enter__(self) -> BagReader:
         if not self.path.exists():
             raise BagReadError(f"bag not found: {self.path}")
+        source = self._storage_file() or self.path
         try:
-            reader = AnyReader([self.path], default_typestore=typestore())
+            reader = AnyReader([source], default_typestore=typestore())
             reader.open()
         except FileNotFoundError as err:
             raise BagReadError(f"{self.path} is not a rosbag (directory, .mcap, .db3, .bag): {err}") from err
@@ -151,6 +152,13 @@ class BagReader:
             return self
         self._reader = reader
         return self
+
+    def _storage_file(self) -> Path | None:
+        """The one .mcap/.db3 of a bag directory without metadata.yaml (rosbag2 writes it last)."""
+        if not self.path.is_dir() or (self.path / "metadata.yaml").exists():
+            return None
+        files = [*self.path.glob("*.mcap"), *self.path.glob("*.db3")]
+        return files[0] if len(files) == 1 else None
 
     def _salvage(self, err: BaseException) -> SalvagedMcap:
         """The readable part of an MCAP file that was never closed, else BagReadError for ``err``."""

@@ -177,11 +177,13 @@ def test_corrupt_bags_fail_with_one_line(
 
 
 def test_unfinished_mcap_gives_its_complete_part(tmp_path: Path, segmenter: Segmenter) -> None:
-    """A recorder killed mid-write leaves no MCAP summary: the complete chunks are still read."""
+    """A recorder killed mid-write leaves neither metadata.yaml nor the MCAP summary: the
+    complete chunks are still read."""
     data = next(_synthetic(tmp_path / "long", frames=40).glob("*.mcap")).read_bytes()  # > one 1 MiB chunk
-    cut = tmp_path / "cut.mcap"
-    cut.write_bytes(data[: int(len(data) * 0.9)])
-    report = replay(_config(cut), segmenter)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "killed_0.mcap").write_bytes(data[: int(len(data) * 0.9)])
+    report = replay(_config(killed), segmenter)
     assert 10 < report.frames < 40
     assert report.metrics() is not None
     assert any("unfinished" in reason for reason in report.skipped)
