@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import tempfile
 import time
 import warnings
@@ -28,6 +27,7 @@ import onnx
 
 from asymfusion_ros import __version__
 from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.files import write_atomically
 from asymfusion_ros.inference.model_bundle import INPUT_NAMES, OUTPUT_NAMES, BundleInfo
 from asymfusion_ros.onnx_checks import OnnxCheckError, run_structural_checks
 
@@ -78,12 +78,15 @@ def parity_inputs(
     return frames
 
 
-def check_parity(segmenter: DeployedSegmenter, onnx_path: Path, input_size: tuple[int, int]) -> ParityReport:
-    """Run the torch module and the ONNX file on the same frames and compare."""
+def check_parity(
+    segmenter: DeployedSegmenter, onnx_model: Path | bytes, input_size: tuple[int, int]
+) -> ParityReport:
+    """Run the torch module and the ONNX model (a file or its bytes) on the same frames and compare."""
     import onnxruntime as ort
     import torch
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    source = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
+    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     same = total = 0
     worst = 0.0
     for rgb, depth in parity_inputs(input_size):
@@ -161,14 +164,6 @@ def _keep_both_inputs(model: onnx.ModelProto, input_size: tuple[int, int]) -> No
     model.graph.input.extend(ordered)
 
 
-def _write_atomically(data: bytes, out_path: Path) -> Path:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return Path(tmp)
-
-
 def export_onnx(
     checkpoint_path: str | Path,
     out_path: str | Path,
@@ -199,19 +194,15 @@ def export_onnx(
         model = run_structural_checks(model)
     except OnnxCheckError as err:
         raise ExportError(f"exported graph of {checkpoint_path} fails a check: {err}") from err
-    tmp = _write_atomically(model.SerializeToString(), out_path)
-    try:
-        parity = check_parity(segmenter, tmp, info.input_size)
-        if not parity.ok:
-            raise ExportError(
-                f"ONNX Runtime vs PyTorch parity failed for {checkpoint_path}: labels agree on "
-                f"{parity.label_agreement:.4%} (need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by "
-                f"up to {parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
-            )
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out_path
+    data = model.SerializeToString()
+    parity = check_parity(segmenter, data, info.input_size)
+    if not parity.ok:
+        raise ExportError(
+            f"ONNX Runtime vs PyTorch parity failed for {checkpoint_path}: labels agree on "
+            f"{parity.label_agreement:.4%} (need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by "
+            f"up to {parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
+        )
+    return write_atomically(out_path, data)
 
 
 def _describe(model: onnx.ModelProto, info: BundleInfo) -> None:

@@ -18,14 +18,9 @@ import pytest
 
 from asymfusion_ros.cli import main as cli_main
 from asymfusion_ros.inference.calibration import calibration_frames, fingerprint
-from asymfusion_ros.inference.engine_cache import (
-    CACHE_ENV,
-    EngineCache,
-    EngineKey,
-    cache_root,
-    write_atomically,
-)
+from asymfusion_ros.inference.engine_cache import CACHE_ENV, EngineCache, EngineKey, cache_root
 from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.files import write_atomically
 
 KEY = EngineKey(
     onnx_sha256="ab" * 32,
@@ -113,6 +108,9 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(
         write_atomically(target, b"new and longer")
     assert target.read_bytes() == b"old"
     assert [p.name for p in target.parent.iterdir()] == ["x.engine"]  # no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600: others read engines
 
 
 def test_calibration_frames_from_a_folder(nyu_sample: Path) -> None:

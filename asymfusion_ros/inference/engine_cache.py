@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from asymfusion_ros.inference.files import write_atomically
 from asymfusion_ros.inference.model_bundle import sidecar_path
 
 CACHE_ENV = "ASYMFUSION_CACHE_DIR"
@@ -30,29 +30,6 @@ def cache_root() -> Path:
     """The cache folder: ``$ASYMFUSION_CACHE_DIR`` if set, else ``~/.cache/asymfusion_ros``."""
     override = os.environ.get(CACHE_ENV)
     return Path(override).expanduser() if override else Path.home() / ".cache" / "asymfusion_ros"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ import tensorrt as trt
 from asymfusion_ros.inference.backends import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.calibration import calibration_frames, fingerprint
 from asymfusion_ros.inference.cuda_memory import CudaSession, GpuInfo, cuda_api
-from asymfusion_ros.inference.engine_cache import EngineCache, EngineKey, sha256_file, write_atomically
+from asymfusion_ros.inference.engine_cache import EngineCache, EngineKey
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
+from asymfusion_ros.inference.files import sha256_file, write_atomically
 from asymfusion_ros.inference.model_bundle import (
     INPUT_NAMES,
     OUTPUT_NAMES,
