@@ -182,3 +182,24 @@ def test_segmenter_refuses_mismatched_frames(ort_backend: Backend) -> None:
         segmenter.segment(np.zeros((48, 64, 3), np.uint8), np.ones((24, 32), np.float32))
     with pytest.raises(BackendError, match="rgb must be an"):
         segmenter.segment(np.zeros((48, 64), np.uint8), np.ones((48, 64), np.float32))
+
+
+def test_real_nyu_frames_through_segmenter_and_geometry(nyu_sample: Path, ort_backend: Backend) -> None:
+    import cv2
+
+    from asymfusion_ros.geometry import class_tags, labeled_points
+
+    k = np.array([[518.8579, 0.0, 325.5824], [0.0, 519.4696, 253.7362], [0.0, 0.0, 1.0]])
+    segmenter = Segmenter(ort_backend)
+    for rgb_path in sorted((nyu_sample / "rgb").glob("*.png")):
+        bgr = cv2.imread(str(rgb_path))
+        raw = cv2.imread(str(nyu_sample / "depth" / rgb_path.name), cv2.IMREAD_UNCHANGED)
+        assert bgr is not None and raw is not None
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        depth = raw.astype(np.float32) / 5000.0  # the sample's PNG convention
+        out = segmenter.segment(rgb, depth)
+        assert out.labels.shape == (480, 640) and out.labels.max() < 40
+        points = labeled_points(depth, k, out.labels, rgb, out.confidence)
+        assert points.size == int(((depth >= 0.1) & (depth <= 10.0)).sum())  # the ~35 % holes are dropped
+        assert 0.5 < float(np.median(points["z"])) < 6.0  # a room, in metres
+        assert sum(t.count for t in class_tags(points, segmenter.classes, min_points=1)) == points.size
