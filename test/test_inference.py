@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -58,6 +59,12 @@ def test_dispatch_and_bad_names(tiny_onnx: Path, tiny_checkpoint: Path) -> None:
         load_backend(tiny_onnx, backend="tflite")
     with pytest.raises(BackendError, match="precision one of"):
         load_backend(tiny_onnx, precision="fp8")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_asking_for_an_absent_runtime_says_what_to_install(tiny_onnx: Path) -> None:
+    with pytest.raises(BackendError, match=r"needs the `tensorrt` package.*JetPack"):
+        load_backend(tiny_onnx, backend="tensorrt")
 
 
 def test_missing_file_and_not_a_model(tmp_path: Path) -> None:

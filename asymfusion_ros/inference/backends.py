@@ -43,6 +43,13 @@ class Precision(str, Enum):
 
 ENGINE_SUFFIXES = (".engine", ".plan")
 
+# backend -> (the module it imports, where to get it)
+_RUNTIMES = {
+    BackendKind.TENSORRT: ("tensorrt", "it comes with JetPack, or NVIDIA's tensorrt wheels on x86 GPUs"),
+    BackendKind.ONNXRUNTIME: ("onnxruntime", "pip install onnxruntime, or onnxruntime-gpu for CUDA"),
+    BackendKind.TORCH: ("torch", "pip install torch"),
+}
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -145,6 +152,9 @@ def load_backend(
     if not model_path.is_file():
         raise BackendError(f"model file not found: {model_path}")
     kind = resolve_kind(model_path, kind)
+    module, hint = _RUNTIMES[kind]
+    if importlib.util.find_spec(module) is None:
+        raise BackendError(f"the {kind.value} backend needs the `{module}` package, absent here ({hint})")
     if kind is BackendKind.TENSORRT:
         from asymfusion_ros.inference.tensorrt_backend import TensorRTBackend
 
