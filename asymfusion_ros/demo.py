@@ -86,8 +86,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             frames = synthetic_frames(size, args.loop)
             summary = _drive(node, frames, args, log_path)
         finally:
-            _stop(node)
+            node_exit = _stop(node)
     summary["model"] = str(model)
+    summary["node_exit_code"] = node_exit
     _write_snapshots(summary.pop("snapshot"), args.out, summary)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -293,8 +294,8 @@ def _name(classes: ClassSet, label: int) -> str:
     return classes.names[label] if label < len(classes) else f"class {label}"
 
 
-def _stop(node: subprocess.Popen) -> None:
-    """SIGINT (the node shuts down cleanly), then kill if it hangs."""
+def _stop(node: subprocess.Popen) -> int:
+    """SIGINT (the node shuts down cleanly: exit 0), then kill if it hangs; the exit code."""
     if node.poll() is None:
         node.send_signal(signal.SIGINT)
         try:
@@ -302,6 +303,7 @@ def _stop(node: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             node.kill()
             node.wait()
+    return int(node.returncode)
 
 
 def _tail(path: Path, lines: int = 20) -> str:
