@@ -312,6 +312,11 @@ def test_replay_and_make_bag_do_not_import_rclpy_or_torch() -> None:
 
 
 def test_default_model_scores_high_on_its_own_kind_of_data(tmp_path: Path) -> None:
+    """The shipped model on synthetic frames it was not trained on (seed 123), through a bag.
+
+    Chance is about 1/40 mIoU; the bundle's own held-out evaluation says about 0.6. Few
+    frames make mIoU noisy (rare classes), hence the margin.
+    """
     from asymfusion_ros.resources import ResourceError, resolve_model
 
     try:
@@ -319,11 +324,10 @@ def test_default_model_scores_high_on_its_own_kind_of_data(tmp_path: Path) -> No
     except ResourceError:
         pytest.skip("the default model is not shipped in this checkout")
     default = Segmenter.from_path(model, backend="onnxruntime")
-    height, width = default.backend.input_size
     bag = tmp_path / "default"
-    make_bag.write_synthetic_bag(bag, frames=4, rate_hz=30.0, size=(height, width), seed=123)
+    make_bag.write_synthetic_bag(bag, frames=6, rate_hz=30.0, size=default.backend.input_size, seed=123)
     report = replay(_config(bag), default)
     metrics = report.metrics()
-    assert report.frames == 4 and metrics is not None
-    assert metrics["pixel_acc"] > 0.7
-    assert metrics["miou"] > 0.4
+    assert report.frames == 6 and metrics is not None
+    assert metrics["pixel_acc"] > 0.65
+    assert metrics["miou"] > 0.35
