@@ -416,7 +416,10 @@ def _window(bag: BagReader, cfg: ReplayConfig) -> tuple[int, int]:
     start = bag.start_ns + round((cfg.start_s or 0.0) * 1e9)
     stop = bag.end_ns if cfg.end_s is None else bag.start_ns + round(cfg.end_s * 1e9)
     if stop <= start:
-        raise ValueError(f"--end {cfg.end_s} s is not after --start {cfg.start_s or 0.0} s")
+        duration_s = (bag.end_ns - bag.start_ns) / 1e9
+        raise ValueError(
+            f"--start {cfg.start_s or 0.0} s / --end {cfg.end_s} s leave no time of a {duration_s:.2f} s bag"
+        )
     return start, stop
 
 
