@@ -91,19 +91,6 @@ def typestore() -> Typestore:
     return get_typestore(Stores.ROS2_HUMBLE)
 
 
-def msg_class(msgtype: str) -> Any:
-    """The rosbags message class of ``msgtype``, e.g. ``msg_class('sensor_msgs/msg/Image')``."""
-    return typestore().types[msgtype]
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    """``builtin_interfaces/Time`` (ROS 2: sec, nanosec) or ROS 1 time (sec, nsec) -> int ns."""
-    nsec = getattr(stamp, "nanosec", None)
-    if nsec is None:
-        nsec = stamp.nsec
-    return int(stamp.sec) * 1_000_000_000 + int(nsec)
-
-
 class TopicSummary(NamedTuple):
     """One topic of a bag: its message type and how many messages it holds."""
 

@@ -36,7 +36,6 @@ from asymfusion_ros.bags import (
     StreamTopics,
     TopicChoiceError,
     detect_topics,
-    stamp_to_ns,
     typestore,
 )
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
@@ -205,11 +204,11 @@ class Replay:
         if topic == self.topics.info:
             self._on_info(msg)
         elif topic == self.topics.labels and self.labels is not None:
-            self.labels.add_label(stamp_to_ns(msg.header.stamp), msg)
+            self.labels.add_label(messages.stamp_to_ns(msg.header.stamp), msg)
         else:
             index = RGB if topic == self.topics.rgb else DEPTH
             self.seen[index] += 1
-            self.sync.add(index, stamp_to_ns(msg.header.stamp), msg)
+            self.sync.add(index, messages.stamp_to_ns(msg.header.stamp), msg)
         if self.labels is not None:
             self._score(self.labels.ready(message.log_ns))
 
@@ -273,7 +272,12 @@ class Replay:
         header = rgb_msg.header
         depth_m = self._depth_like(depth_m, shape)
         return Frame(
-            self.report.frames, stamp_to_ns(header.stamp), header, rgb, depth_m, self._intrinsics(shape)
+            self.report.frames,
+            messages.stamp_to_ns(header.stamp),
+            header,
+            rgb,
+            depth_m,
+            self._intrinsics(shape),
         )
 
     # Shims: the node's SegmentationNode._depth_like / _intrinsics, which live on the rclpy class.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asymfusion_ros import make_bag
-from asymfusion_ros.bags import BagReader, stamp_to_ns
+from asymfusion_ros.bags import BagReader
 from asymfusion_ros.cli import main
 from asymfusion_ros.data.synthetic import SyntheticScenes
 from asymfusion_ros.ros import messages
@@ -70,13 +70,13 @@ def test_make_bag_writes_camera_streams_with_ground_truth(tmp_path: Path, fmt: s
     np.testing.assert_array_equal(messages.image_to_rgb(label_msg)[..., 0], sample.labels)
 
     for i in range(4):
-        rgb_ns = stamp_to_ns(streams[make_bag.RGB_TOPIC][i][1].header.stamp)
-        depth_ns = stamp_to_ns(streams[make_bag.DEPTH_TOPIC][i][1].header.stamp)
+        rgb_ns = messages.stamp_to_ns(streams[make_bag.RGB_TOPIC][i][1].header.stamp)
+        depth_ns = messages.stamp_to_ns(streams[make_bag.DEPTH_TOPIC][i][1].header.stamp)
         assert 0 < depth_ns - rgb_ns < 10_000_000  # a few ms apart, as real RGB-D drivers are
-        assert stamp_to_ns(streams[make_bag.INFO_TOPIC][i][1].header.stamp) == rgb_ns
-        assert stamp_to_ns(streams[make_bag.LABEL_TOPIC][i][1].header.stamp) == rgb_ns
+        assert messages.stamp_to_ns(streams[make_bag.INFO_TOPIC][i][1].header.stamp) == rgb_ns
+        assert messages.stamp_to_ns(streams[make_bag.LABEL_TOPIC][i][1].header.stamp) == rgb_ns
         assert streams[make_bag.RGB_TOPIC][i][0] > rgb_ns  # logged after it was stamped
-    periods = np.diff([stamp_to_ns(m.header.stamp) for _, m in streams[make_bag.RGB_TOPIC]])
+    periods = np.diff([messages.stamp_to_ns(m.header.stamp) for _, m in streams[make_bag.RGB_TOPIC]])
     assert np.all(np.abs(periods - 1e9 / 15) < 5e6)  # 15 Hz with sub-ms jitter
 
 

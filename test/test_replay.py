@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from asymfusion_ros import make_bag
-from asymfusion_ros.bags import BagFormat, BagReader, BagReadError, BagWriter, TopicChoiceError, stamp_to_ns
+from asymfusion_ros.bags import BagFormat, BagReader, BagReadError, BagWriter, TopicChoiceError
 from asymfusion_ros.cli import main
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.replay import OUTPUT_TOPICS, ReplayConfig, replay
+from asymfusion_ros.ros import messages
 
 SIZE = (64, 80)  # (H, W): tiny frames; the Segmenter fits them to the model's input size
 FRAMES = 6
@@ -120,7 +121,7 @@ def test_replay_cli_writes_report_and_output_bag(
         stamps: dict[str, list[int]] = {}
         for message in bag.messages([make_bag.RGB_TOPIC, "/camera/segmentation/labels"]):
             msg = bag.deserialize(message)
-            stamps.setdefault(message.topic, []).append(stamp_to_ns(msg.header.stamp))
+            stamps.setdefault(message.topic, []).append(messages.stamp_to_ns(msg.header.stamp))
             if message.topic.endswith("labels"):
                 assert (msg.height, msg.width, msg.encoding) == (*SIZE, "mono8")
                 assert msg.header.frame_id == make_bag.FRAME_ID
@@ -229,7 +230,6 @@ def _ros1_bag(path: Path, frames: int) -> Path:
     from rosbags.typesys import Stores, get_typestore
 
     from asymfusion_ros.data.synthetic import SyntheticScenes
-    from asymfusion_ros.ros import messages
 
     store = get_typestore(Stores.ROS1_NOETIC)
     factory = messages.rosbags_factory(store)
