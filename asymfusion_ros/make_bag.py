@@ -20,6 +20,7 @@ import numpy as np
 
 from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, typestore
 from asymfusion_ros.data.sample import RGBDSample
+from asymfusion_ros.data.synthetic import SyntheticScenes
 from asymfusion_ros.ros.messages import build_camera_info, build_header, build_image, rosbags_factory
 
 FRAME_ID = "camera_color_optical_frame"
@@ -76,8 +77,6 @@ def synthetic_messages(
     frames: int, rate_hz: float, size: tuple[int, int], seed: int
 ) -> Iterator[StampedMessage]:
     """Every message of the synthetic recording, in recording (log time) order."""
-    from asymfusion_ros.data.synthetic import SyntheticScenes
-
     scenes = SyntheticScenes(size=size, seed=seed)
     rng = np.random.default_rng(seed)
     period_ns = round(1e9 / rate_hz)
