@@ -368,3 +368,19 @@ def test_frames_are_not_segmented_when_every_output_is_off(harness: Harness) -> 
     finally:
         node.set_parameters([Parameter(t, value=True) for t in toggles])
     harness.send(wall_frame(), ("labels", "overlay"))
+
+
+def test_the_shipped_default_model_runs(context: Any) -> None:
+    from asymfusion_ros.resources import ResourceError, resolve_model
+
+    try:
+        resolve_model("default", suffixes=(".onnx",))
+    except ResourceError as err:
+        pytest.skip(f"no shipped ONNX model: {err}")
+    h = Harness(context, Path("default"), "/default_model_test")
+    try:
+        stamp = h.send(wall_frame(96, 128), ("labels", "points"))
+        assert h.received["labels"][stamp].width == 128
+        assert "asymfusion_r18_synthetic" in h.node._info["model"]
+    finally:
+        h.close()
