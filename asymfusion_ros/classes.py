@@ -29,7 +29,9 @@ class ClassSet:
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.colors):
-            raise ValueError(f"class set {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
+            raise ValueError(
+                f"class set {self.name!r}: {len(self.names)} names but {len(self.colors)} colours"
+            )
         if not self.names:
             raise ValueError(f"class set {self.name!r} is empty")
 
@@ -47,7 +49,8 @@ class ClassSet:
             {
                 "name": self.name,
                 "classes": [
-                    {"id": i, "name": n, "color": list(c)} for i, (n, c) in enumerate(zip(self.names, self.colors))
+                    {"id": i, "name": n, "color": list(c)}
+                    for i, (n, c) in enumerate(zip(self.names, self.colors, strict=True))
                 ],
             }
         )
