@@ -31,12 +31,25 @@ setup(
         (f"share/{PACKAGE}/config/train", glob("config/train/*.yaml")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
-    install_requires=["setuptools", "numpy", "pyyaml", "opencv-python-headless"],
+    # What the node and replay need at run time (colcon ignores this; package.xml and the
+    # README's robot section cover a ROS install). torch is not here: the node runs on ONNX
+    # Runtime or TensorRT, and torch is only for training, export and the torch backend.
+    install_requires=[
+        "setuptools",
+        "numpy",
+        "pyyaml",
+        "opencv-python-headless",
+        "onnx",
+        "onnxruntime",
+        "tqdm",
+    ],
     extras_require={
         "ros": ROS_WHEELS,
-        "train": ["torch==2.13.0", "tqdm", "matplotlib", "h5py"],
-        "onnx": ["onnx", "onnxruntime"],
-        "bags": ["rosbags"],
+        # A range, not a pin: Jetson users bring NVIDIA's torch; the Makefile pins 2.13.0 (CPU).
+        "train": ["torch>=2.1", "matplotlib", "h5py"],
+        "bags": ["rosbags", "matplotlib"],
+        # TensorRT itself comes with JetPack or NVIDIA's wheels; this is its CUDA memory helper.
+        "tensorrt": ["cuda-python"],
         "dev": ["pytest", "pytest-timeout", "ruff", "mypy", "types-PyYAML", "colcon-common-extensions"],
     },
     zip_safe=True,
