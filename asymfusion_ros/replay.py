@@ -2,8 +2,8 @@
 
 A live ``ros2 bag play`` drops frames whenever inference is slower than the camera; this
 does not. Messages are read in recording order with ``rosbags`` (no ROS install), paired
-by the node's approximate-time synchroniser (``ros/sync.py``), converted by the node's
-message functions (``ros/messages.py``) and run through the same ``Segmenter`` and
+by the node's approximate-time synchroniser (``ros/sync.py``), converted and checked by the
+node's functions (``ros/messages.py``, ``ros/frames.py``) and run through the same ``Segmenter`` and
 ``geometry``; so an offline score is the score of what the robot would run.
 
 Outputs: scores against a ground-truth label topic, per-stage latency, a report folder,
@@ -42,7 +42,7 @@ from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay_report import ReplayReport, summary_lines, write_report
-from asymfusion_ros.ros import messages
+from asymfusion_ros.ros import frames, messages
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import ApproximateTimeSync
 
@@ -88,16 +88,6 @@ def output_namespace(rgb_topic: str) -> str:
     """The node's namespace for a camera: the first level of the colour topic (``/camera``)."""
     parts = rgb_topic.strip("/").split("/")
     return f"/{parts[0]}" if len(parts) > 1 else ""
-
-
-def label_image(msg: Any) -> np.ndarray:
-    """A mono8 / mono16 label image -> (H, W) uint8 or uint16 class ids, read by the node's readers."""
-    encoding = str(msg.encoding)
-    if encoding == "mono8":
-        return messages.image_to_rgb(msg)[..., 0]
-    if encoding == "mono16":
-        return messages.image_to_depth_m(msg, depth_scale=1.0).astype(np.uint16)
-    raise messages.EncodingError(f"label encoding {encoding!r} not supported (use mono8 or mono16)")
 
 
 class LabelMatcher:
@@ -270,49 +260,11 @@ class Replay:
             return None
         shape = (int(rgb.shape[0]), int(rgb.shape[1]))
         header = rgb_msg.header
-        depth_m = self._depth_like(depth_m, shape)
-        return Frame(
-            self.report.frames,
-            messages.stamp_to_ns(header.stamp),
-            header,
-            rgb,
-            depth_m,
-            self._intrinsics(shape),
-        )
-
-    # Shims: the node's SegmentationNode._depth_like / _intrinsics, which live on the rclpy class.
-    # They belong in a rclpy-free module both can import; until then these follow them line for line.
-
-    def _depth_like(self, depth_m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """Depth at colour resolution (nearest), invalid (NaN, inf, negative) as 0, as the node does."""
-        import cv2
-
-        if depth_m.shape != shape:
-            self.report.problem("size_mismatch")
-            depth_m = cv2.resize(depth_m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-        valid = np.isfinite(depth_m) & (depth_m > 0)
-        if not valid.all():
-            depth_m = np.where(valid, depth_m, np.float32(0))
-        if not valid.any():
-            self.report.problem("invalid_depth")
-        return depth_m
-
-    def _intrinsics(self, shape: tuple[int, int]) -> np.ndarray | None:
-        """K of the latest camera_info, scaled to the image size; None (cloud and tags skipped) without."""
-        info = self.info
-        if info is None:
-            self.report.problem("missing_camera_info")
-            return None
-        k = messages.camera_info_to_k(info)
-        if not (k[0, 0] > 0 and k[1, 1] > 0):
-            self.report.problem("missing_camera_info")
-            return None
-        if (info.height, info.width) != shape and info.height > 0 and info.width > 0:
-            self.report.problem("size_mismatch")
-            k = k.copy()
-            k[0] *= shape[1] / info.width
-            k[1] *= shape[0] / info.height
-        return k
+        depth_m, depth_problems = frames.depth_like(depth_m, shape)
+        k, k_problems = frames.intrinsics(self.info, shape)
+        for found in (*depth_problems, *k_problems):
+            self.report.problem(found.problem)
+        return Frame(self.report.frames, messages.stamp_to_ns(header.stamp), header, rgb, depth_m, k)
 
     def _write_outputs(self, frame: Frame, seg: Any) -> dict[str, float]:
         """The node's output messages of one frame, stamped with the input's header."""
@@ -370,7 +322,7 @@ class Replay:
                 self._save_figure(stamp, None)
                 continue
             try:
-                target = label_image(label_msg)
+                target = messages.image_to_labels(label_msg)
             except messages.MessageError as err:
                 self.report.skip(f"{self.topics.labels}: {err}")
                 continue

@@ -15,6 +15,7 @@ CORE = [
     "asymfusion_ros.replay",
     # the ROS adapter's pure parts, which replay shares with the node
     "asymfusion_ros.ros.messages",
+    "asymfusion_ros.ros.frames",
     "asymfusion_ros.ros.sync",
     "asymfusion_ros.ros.params",
 ]

@@ -102,6 +102,31 @@ def test_depth_reader_refuses_colour() -> None:
         m.image_to_depth_m(image(RGB, "rgb8"))
 
 
+
+@pytest.mark.parametrize("pad", [0, 3])
+def test_mono8_labels_keep_ids(pad: int) -> None:
+    ids = np.array([[0, 1, 39], [255, 7, 12]], dtype=np.uint8)
+    labels = m.image_to_labels(image(ids, "mono8", pad=pad))
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, ids)
+
+
+@pytest.mark.parametrize("bigendian", [False, True])
+def test_mono16_labels_keep_ids_in_native_order(bigendian: bool) -> None:
+    ids = np.array([[0, 300, 65535], [255, 1, 40]], dtype=np.uint16)
+    labels = m.image_to_labels(image(ids, "mono16", pad=2, bigendian=bigendian))
+    assert labels.dtype == np.dtype(np.uint16)
+    np.testing.assert_array_equal(labels, ids)
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "16UC1", "32FC1"])
+def test_label_reader_refuses_other_encodings(encoding: str) -> None:
+    raw = np.zeros((2, 3, 3) if encoding == "rgb8" else (2, 3), dtype=np.uint8)
+    expected = f"label encoding '{encoding}' not supported .use mono8 or mono16."
+    with pytest.raises(m.EncodingError, match=expected):
+        m.image_to_labels(image(raw, encoding))
+
+
 def sample_points(organized: bool) -> np.ndarray:
     points = np.zeros((2, 3), dtype=POINT_DTYPE)
     points["z"] = np.arange(6, dtype=np.float32).reshape(2, 3) + 1

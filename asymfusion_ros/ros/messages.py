@@ -72,8 +72,15 @@ _DEPTH: dict[str, tuple[_Layout, bool]] = {
     "32FC1": (_Layout(np.dtype(np.float32), 1), False),
 }
 
+# Label encodings (class ids, 255 = void for NYU40) -> layout; ids are kept as they are.
+_LABELS: dict[str, _Layout] = {
+    "mono8": _Layout(np.dtype(np.uint8), 1),
+    "mono16": _Layout(np.dtype(np.uint16), 1),
+}
+
 COLOR_ENCODINGS = tuple(_COLOR)
 DEPTH_ENCODINGS = tuple(_DEPTH)
+LABEL_ENCODINGS = tuple(_LABELS)
 
 
 def _buffer(data: Any) -> np.ndarray:
@@ -134,6 +141,16 @@ def image_to_depth_m(msg: Any, depth_scale: float = 0.001) -> np.ndarray:
     if scaled:
         return values.astype(np.float32) * np.float32(depth_scale)
     return values.astype(np.float32, copy=False)
+
+
+def image_to_labels(msg: Any) -> np.ndarray:
+    """A label image message (mono8, mono16) -> (H, W) uint8 or uint16 class ids in native byte order."""
+    layout = _LABELS.get(str(msg.encoding))
+    if layout is None:
+        raise EncodingError(
+            f"label encoding {msg.encoding!r} not supported (use {' or '.join(LABEL_ENCODINGS)})"
+        )
+    return np.ascontiguousarray(_pixels(msg, layout)[..., 0], dtype=layout.dtype)
 
 
 def camera_info_to_k(msg: Any) -> np.ndarray:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -40,7 +39,7 @@ from asymfusion_ros import geometry
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
-from asymfusion_ros.ros import messages, params
+from asymfusion_ros.ros import frames, messages, params
 from asymfusion_ros.ros.diagnostics import PipelineStats, Problem, Snapshot, diagnostic_array
 from asymfusion_ros.ros.sync import Synchronizer, create_sync
 
@@ -208,6 +207,10 @@ class SegmentationNode(Node):
             f"{problem.value} (#{count}): {detail}", throttle_duration_sec=WARN_PERIOD_S
         )
 
+    def _problems(self, found: Sequence[frames.FrameProblem]) -> None:
+        for problem in found:
+            self._problem(Problem(problem.problem), problem.detail)
+
     # -- worker side -------------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -234,9 +237,10 @@ class SegmentationNode(Node):
             self.stats.frame_skipped()
             return
         rgb = messages.image_to_rgb(frame.rgb)
-        depth_m = self._depth_like(
+        depth_m, found = frames.depth_like(
             messages.image_to_depth_m(frame.depth, settings.depth_scale), rgb.shape[:2]
         )
+        self._problems(found)
         segmentation = self.segmenter.segment(rgb, depth_m)
         labels, header = segmentation.labels, frame.rgb.header
 
@@ -251,7 +255,10 @@ class SegmentationNode(Node):
             if wants["overlay"]:
                 self._publish("overlay", geometry.overlay(rgb, color, settings.overlay_alpha), header)
 
-        k = self._intrinsics(rgb.shape[:2]) if wants["points"] or wants["class_tags"] else None
+        k = None
+        if wants["points"] or wants["class_tags"]:
+            k, found = frames.intrinsics(self._camera_info, rgb.shape[:2])
+            self._problems(found)
         if k is not None:
             points = geometry.labeled_points(
                 depth_m, k, labels, rgb, segmentation.confidence,
@@ -271,39 +278,6 @@ class SegmentationNode(Node):
 
     def _publish(self, output: str, array: np.ndarray, header: Any) -> None:
         self._pub[output].publish(messages.build_image(self._factory, header, array))
-
-    def _depth_like(self, depth_m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """Depth at colour resolution, invalid (NaN, inf, negative) as 0; counts what is wrong."""
-        if depth_m.shape != shape:
-            self._problem(
-                Problem.SIZE_MISMATCH, f"depth {depth_m.shape[::-1]} resized to colour {shape[::-1]}"
-            )
-            depth_m = cv2.resize(depth_m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-        valid = np.isfinite(depth_m) & (depth_m > 0)
-        if not valid.all():
-            depth_m = np.where(valid, depth_m, np.float32(0))
-        if not valid.any():
-            self._problem(Problem.INVALID_DEPTH, "no valid depth in the frame (all zero or NaN)")
-        return depth_m
-
-    def _intrinsics(self, shape: tuple[int, int]) -> np.ndarray | None:
-        """K of the latest camera_info, scaled when it was calibrated at another resolution."""
-        info = self._camera_info
-        if info is None:
-            self._problem(Problem.MISSING_CAMERA_INFO, "no rgb/camera_info yet: cloud and tags skipped")
-            return None
-        k = messages.camera_info_to_k(info)
-        if not (k[0, 0] > 0 and k[1, 1] > 0):
-            self._problem(Problem.MISSING_CAMERA_INFO, "rgb/camera_info has no intrinsics (K is zero)")
-            return None
-        if (info.height, info.width) != shape and info.height > 0 and info.width > 0:
-            self._problem(
-                Problem.SIZE_MISMATCH, f"camera_info {info.width}x{info.height}, image {shape[1]}x{shape[0]}"
-            )
-            k = k.copy()
-            k[0] *= shape[1] / info.width
-            k[1] *= shape[0] / info.height
-        return k
 
     def destroy_node(self) -> None:
         self._slot.close()
