@@ -25,6 +25,7 @@ from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
+from asymfusion_ros.stats import summarize_ms
 
 STAGES = ("preprocess", "backend", "postprocess", "point_cloud", "colorize", "overlay")
 OVERHEAD_STAGES = ("preprocess", "postprocess", "colorize", "overlay")
@@ -119,10 +120,8 @@ def bench_segmenter(
         for name, ms in stage_ms.items():
             times[name].append(ms)
         totals.append(total_ms)
-    stages = {
-        name: {"p50_ms": float(np.percentile(v, 50)), "p95_ms": float(np.percentile(v, 95))}
-        for name, v in times.items()
-    }
+    summaries = {name: summarize_ms(v) for name, v in times.items()}
+    stages = {name: {"p50_ms": s.p50_ms, "p95_ms": s.p95_ms} for name, s in summaries.items()}
     overhead = sum(stages[name]["p50_ms"] for name in OVERHEAD_STAGES)
     height, width = frames[0][0].shape[:2]
     return BenchResult(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.stats import summarize_ms
 
 REPORT_FORMAT = "asymfusion_ros.replay_report/1"
 COMPOSITE_STAGES = ("segment", "outputs", "total")
@@ -73,14 +74,10 @@ class ReplayReport:
         for timings in self.timings_ms:
             for stage, ms in timings.items():
                 stages.setdefault(stage, []).append(ms)
+        summaries = {stage: summarize_ms(values) for stage, values in stages.items()}
         return {
-            stage: {
-                "p50": float(np.percentile(values, 50)),
-                "p95": float(np.percentile(values, 95)),
-                "max": float(np.max(values)),
-                "mean": float(np.mean(values)),
-            }
-            for stage, values in stages.items()
+            stage: {"p50": s.p50_ms, "p95": s.p95_ms, "max": s.max_ms, "mean": s.mean_ms}
+            for stage, s in summaries.items()
         }
 
     def metrics(self) -> dict[str, Any] | None:

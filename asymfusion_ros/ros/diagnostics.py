@@ -14,8 +14,9 @@ from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+from asymfusion_ros.stats import summarize_ms
 
 
 class Problem(str, Enum):
@@ -104,9 +105,7 @@ class PipelineStats:
                 if len(recent) > 1 and recent[-1] > recent[0]
                 else 0.0
             )
-            latency = np.asarray(self._latency_ms, dtype=np.float64)
-            inference = np.asarray(self._inference_ms, dtype=np.float64)
-            p50, p95 = np.percentile(latency, [50, 95]) if latency.size else (float("nan"),) * 2
+            latency = summarize_ms(self._latency_ms)
             return Snapshot(
                 frames_in=self._frames_in,
                 frames_out=self._frames_out,
@@ -114,9 +113,9 @@ class PipelineStats:
                 skipped=self._skipped,
                 failed=self._failed,
                 fps=float(fps),
-                latency_p50_ms=float(p50),
-                latency_p95_ms=float(p95),
-                inference_p50_ms=float(np.median(inference)) if inference.size else float("nan"),
+                latency_p50_ms=latency.p50_ms,
+                latency_p95_ms=latency.p95_ms,
+                inference_p50_ms=summarize_ms(self._inference_ms).p50_ms,
                 problems=dict(self._problems),
             )
 
