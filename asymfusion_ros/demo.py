@@ -26,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.geometry import colorize
@@ -258,10 +259,7 @@ def render_cloud(points: np.ndarray, classes: ClassSet, path: Path, max_points: 
     Camera optical axes (x right, y down, z forward) are drawn as x right, z into the
     scene, -y up, so the view reads like the camera image seen from slightly above.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     finite = points[np.isfinite(points["z"])]
     if finite.size > max_points:
@@ -285,9 +283,7 @@ def render_cloud(points: np.ndarray, classes: ClassSet, path: Path, max_points: 
     ]
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
     ax.set_title(f"labeled point cloud ({finite.size} points shown)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    figures.save(fig, path)
 
 
 def _name(classes: ClassSet, label: int) -> str:

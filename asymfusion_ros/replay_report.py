@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from asymfusion_ros import figures
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.stats import summarize_ms
 
@@ -181,10 +182,7 @@ def _markdown(report: ReplayReport) -> str:
 
 def plot_latency(report: ReplayReport, path: Path) -> None:
     """Every frame's latency against its time in the bag: the stages stacked, the total on top."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     t0 = report.stamps_ns[0]
     t_s = [(s - t0) / 1e9 for s in report.stamps_ns]
@@ -203,17 +201,12 @@ def plot_latency(report: ReplayReport, path: Path) -> None:
     ax.set_title(f"{report.model} on {report.backend}: {report.frames} frames, {report.fps:.1f} fps")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=4, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    figures.save(fig, path)
 
 
 def plot_confusion(confusion: ConfusionMatrix, names: tuple[str, ...], path: Path) -> None:
     """Row-normalised confusion matrix over the classes present in ground truth or prediction."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     m = confusion.matrix
     present = np.flatnonzero((m.sum(axis=0) + m.sum(axis=1)) > 0)
@@ -229,9 +222,7 @@ def plot_confusion(confusion: ConfusionMatrix, names: tuple[str, ...], path: Pat
     ax.set_xlabel("predicted")
     ax.set_ylabel("ground truth")
     ax.set_title("confusion (rows normalised)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    figures.save(fig, path)
 
 
 def write_report(report: ReplayReport, out_dir: Path) -> None:
