@@ -586,6 +586,8 @@ def run(args: argparse.Namespace) -> int:
     except TrainError as err:
         print(f"asymfusion train: {err}", file=sys.stderr)
         return 2
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     print(
         f"best {result.best_path} (val mIoU {result.best_metrics.get('miou', math.nan):.4f}), "
         f"last {result.last_path}, {result.seconds / 60:.1f} min"
