@@ -296,7 +296,7 @@ INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 COLOR_ENCODINGS = frozenset(messages.COLOR_ENCODINGS) - {"mono8"}
 """What the node reads as colour, less mono8: a grey image is only colour when named so (--rgb-topic)."""
 DEPTH_ENCODINGS = frozenset(messages.DEPTH_ENCODINGS)
-LABEL_ENCODINGS = frozenset({"mono8", "mono16"})
+LABEL_ENCODINGS = frozenset(messages.LABEL_ENCODINGS)
 LABEL_HINTS = ("ground_truth", "groundtruth", "label", "semantic", "segmentation")
 """A label image is told from a grey image by its topic name holding one of these (or a ``gt`` part)."""
 NODE_OUTPUTS = tuple(f"segmentation/{name}" for name in ("labels", "color", "overlay", "confidence"))

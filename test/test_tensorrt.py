@@ -133,6 +133,33 @@ def test_calibration_frames_from_a_bag(tmp_path: Path) -> None:
     assert all(rgb.shape == (64, 96, 3) and depth.shape == (64, 96) for rgb, depth in frames)
 
 
+
+def test_calibration_bag_pairs_within_50_ms_inclusive_either_order(tmp_path: Path) -> None:
+    from asymfusion_ros.bags import BagWriter, typestore
+    from asymfusion_ros.ros import messages
+
+    factory = messages.rosbags_factory(typestore())
+    ms = 1_000_000
+    # (colour stamp, depth stamp, colour value): 50 ms apart pairs, 50 ms + 1 ns does not.
+    frames = [(0, 50 * ms, 10), (1000 * ms, 1050 * ms + 1, 20), (2000 * ms, 2000 * ms, 30)]
+    frames.append((3010 * ms, 3000 * ms, 40))  # depth first
+    color, depth = "/camera/color/image_raw", "/camera/depth/image_raw"
+    written = [(rgb_ns, color, np.full((64, 96, 3), v, np.uint8)) for rgb_ns, _, v in frames]
+    written += [(depth_ns, depth, np.full((64, 96), 1000, np.uint16)) for _, depth_ns, _ in frames]
+    written.sort(key=lambda item: item[0])
+    bag = tmp_path / "skew_bag"
+    with BagWriter(bag) as writer:
+        header = messages.build_header(factory, 0, "camera")
+        info = messages.build_camera_info(factory, header, np.diag([80.0, 80.0, 1.0]), 64, 96)
+        writer.write("/camera/color/camera_info", info, 0)  # detect_topics wants one
+        for stamp_ns, topic, array in written:
+            header = messages.build_header(factory, stamp_ns, "camera")
+            encoding = "16UC1" if array.ndim == 2 else None
+            writer.write(topic, messages.build_image(factory, header, array, encoding), stamp_ns)
+    paired = [int(rgb[0, 0, 0]) for rgb, _ in calibration_frames(bag, (64, 96))]
+    assert paired == [10, 30, 40]
+
+
 def test_calibration_source_errors(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="not found"):
         list(calibration_frames(tmp_path / "nothing", (64, 96)))

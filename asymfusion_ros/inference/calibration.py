@@ -12,6 +12,7 @@ A bag: any rosbag2 / rosbag1 the bags module reads, colour and depth topics dete
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -26,10 +27,18 @@ from asymfusion_ros.inference.pipeline import Fit, to_network
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg")
 BAG_SUFFIXES = (".mcap", ".db3", ".bag")
 MAX_PAIR_SKEW_NS = 50_000_000  # colour and depth further apart than this are not one frame
+RGB, DEPTH = 0, 1  # synchroniser inputs
 
 
 def is_bag(source: Path) -> bool:
     return source.suffix in BAG_SUFFIXES or (source.is_dir() and (source / "metadata.yaml").is_file())
+
+
+def _colour_sized(depth_m: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Depth at the colour image's (H, W), nearest-neighbour: no invented depths at edges."""
+    if depth_m.shape == shape:
+        return depth_m
+    return cv2.resize(depth_m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def _folder_pairs(folder: Path) -> list[tuple[Path, Path]]:
@@ -58,33 +67,32 @@ def _read_folder(folder: Path, depth_scale: float) -> Iterator[tuple[np.ndarray,
             depth = None if raw is None else raw.astype(np.float32) * np.float32(depth_scale)
         if bgr is None or depth is None or depth.ndim != 2:
             raise BackendError(f"unreadable calibration pair {rgb_path} / {depth_path}")
-        if depth.shape != bgr.shape[:2]:
-            depth = cv2.resize(depth, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_NEAREST)
-        yield np.ascontiguousarray(bgr[..., ::-1]), depth
+        yield np.ascontiguousarray(bgr[..., ::-1]), _colour_sized(depth, bgr.shape[:2])
 
 
 def _read_bag(path: Path, depth_scale: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Colour and depth images paired when stamps are within MAX_PAIR_SKEW_NS (either may come first)."""
+    """Colour and depth images paired when stamps are within MAX_PAIR_SKEW_NS (either may come first).
+
+    The node's synchroniser pairs them, holding only the latest image of each stream
+    (queue size 1); its slop is strict, hence one nanosecond past the inclusive skew.
+    """
     from asymfusion_ros.bags import BagReader, BagReadError, detect_topics
     from asymfusion_ros.ros.messages import image_to_depth_m, image_to_rgb, stamp_to_ns
+    from asymfusion_ros.ros.sync import ApproximateTimeSync
 
+    pairs: deque[tuple[Any, Any]] = deque()
+    sync = ApproximateTimeSync(2, 1, (MAX_PAIR_SKEW_NS + 1) / 1e9, lambda *pair: pairs.append(pair))
     try:
         with BagReader(path) as bag:
             topics = detect_topics(bag)
-            pending: dict[str, tuple[int, Any]] = {}
             for message in bag.messages([topics.rgb, topics.depth]):
                 msg = bag.deserialize(message)
-                pending[message.topic] = (stamp_to_ns(msg.header.stamp), msg)
-                if (
-                    len(pending) < 2
-                    or abs(pending[topics.rgb][0] - pending[topics.depth][0]) > MAX_PAIR_SKEW_NS
-                ):
-                    continue
-                rgb = image_to_rgb(pending.pop(topics.rgb)[1])
-                depth = image_to_depth_m(pending.pop(topics.depth)[1], depth_scale)
-                if depth.shape != rgb.shape[:2]:
-                    depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
-                yield rgb, depth
+                index = DEPTH if message.topic == topics.depth else RGB
+                sync.add(index, stamp_to_ns(msg.header.stamp), msg)
+                while pairs:
+                    rgb_msg, depth_msg = pairs.popleft()
+                    rgb = image_to_rgb(rgb_msg)
+                    yield rgb, _colour_sized(image_to_depth_m(depth_msg, depth_scale), rgb.shape[:2])
     except (BagReadError, ValueError) as err:  # ValueError: MessageError of an unusable image
         raise BackendError(f"cannot read calibration bag {path}: {err}") from err
 
