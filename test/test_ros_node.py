@@ -145,6 +145,15 @@ def info_message(harness: Harness, stamp: int, k: np.ndarray = BASE.K) -> Any:
     return messages.build_camera_info(harness.factory, header, k, 48, 64)
 
 
+def good_frame(harness: Harness, stamp: int, depth_m: np.ndarray | None = None) -> tuple[Any, Any, Any]:
+    """rgb8 colour, 16UC1 depth (``depth_m`` or the base frame's) and camera_info, all at ``stamp``."""
+    return (
+        colour_message(harness, "rgb8", stamp),
+        depth_message(harness, "16UC1", stamp, depth_m),
+        info_message(harness, stamp),
+    )
+
+
 def send_until(harness: Harness, make: Any, done: Any, what: str, timeout: float = 10.0) -> int:
     """Publish ``make(stamp)`` -> (rgb, depth, info) every 0.5 s until ``done(stamp)`` holds."""
     sent: list[int] = []
@@ -239,11 +248,7 @@ def test_bad_input_is_counted_and_survived(harness: Harness, case: str) -> None:
     # Still alive and well: a good frame goes through (and restores the camera_info).
     stamp = send_until(
         harness,
-        lambda s: (
-            colour_message(harness, "rgb8", s),
-            depth_message(harness, "16UC1", s),
-            info_message(harness, s),
-        ),
+        lambda s: good_frame(harness, s),
         lambda s: s in harness.received["points"],
         "a good frame after bad input",
     )
@@ -262,11 +267,7 @@ def test_depth_of_another_size_is_resized_to_colour(harness: Harness) -> None:
     before = harness.problems()[Problem.SIZE_MISMATCH.value]
     stamp = send_until(
         harness,
-        lambda s: (
-            colour_message(harness, "rgb8", s),
-            depth_message(harness, "16UC1", s, np.full((24, 32), 1.5)),
-            info_message(harness, s),
-        ),
+        lambda s: good_frame(harness, s, np.full((24, 32), 1.5)),
         lambda s: s in harness.received["points"] and s in harness.received["labels"],
         "outputs from depth at half size",
     )  # fmt: skip
@@ -356,11 +357,7 @@ def test_frames_are_not_segmented_when_every_output_is_off(harness: Harness) -> 
     try:
         stamp = send_until(
             harness,
-            lambda s: (
-                colour_message(harness, "rgb8", s),
-                depth_message(harness, "16UC1", s),
-                info_message(harness, s),
-            ),
+            lambda s: good_frame(harness, s),
             lambda s: node.stats.snapshot().skipped > before,
             "a skipped frame",
         )
