@@ -14,17 +14,25 @@ from typing import Any
 from asymfusion_ros.fusion.asymfusion import AsymFusion
 from asymfusion_ros.fusion.baselines import EarlyConcat, LateAverage, SingleStream
 from asymfusion_ros.fusion.encoder import BACKBONES, load_pretrained
-from asymfusion_ros.fusion.ops import MODALITIES, ModelOutput, Segmenter
+from asymfusion_ros.fusion.ops import MODALITIES, ModelOutput, SegmentationNet
 from asymfusion_ros.fusion.preprocess import ModalityInputs
 
-__all__ = ["BACKBONES", "MODALITIES", "SCHEMES", "ModalityInputs", "ModelOutput", "Segmenter", "build_model"]
+__all__ = [
+    "BACKBONES",
+    "MODALITIES",
+    "SCHEMES",
+    "ModalityInputs",
+    "ModelOutput",
+    "SegmentationNet",
+    "build_model",
+]
 
 SCHEMES = ("asymfusion", "dmf", "concat", "average", "rgb", "depth")
 
 _SINGLE = ("rgb", "depth")
 
 
-def _constructor(scheme: str) -> Callable[..., Segmenter]:
+def _constructor(scheme: str) -> Callable[..., SegmentationNet]:
     if scheme == "asymfusion":
         return AsymFusion
     if scheme == "dmf":
@@ -47,7 +55,7 @@ def build_model(
     width: float = 1.0,
     pretrained: str | Path | None = None,
     **fusion_options: Any,
-) -> Segmenter:
+) -> SegmentationNet:
     """A segmenter of the given fusion scheme.
 
     ``rgb`` and ``depth`` consume that one modality whatever ``modalities`` says; the fusion

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ALL_STAGES, PAPER_EXCHANGE_FRACTION, ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, split_streams, stack_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, split_streams, stack_inputs
 
 __all__ = ["AsymFusion", "upsample"]
 
@@ -28,7 +28,7 @@ def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
     return F.interpolate(logits, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False)
 
 
-class AsymFusion(Segmenter):
+class AsymFusion(SegmentationNet):
     """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
 
     def __init__(

@@ -17,12 +17,12 @@ from torch import Tensor, nn
 from asymfusion_ros.fusion.asymfusion import upsample
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, check_inputs, stack_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, check_inputs, stack_inputs
 
 __all__ = ["EarlyConcat", "LateAverage", "SingleStream"]
 
 
-class SingleStream(Segmenter):
+class SingleStream(SegmentationNet):
     """ResNet + light-weight RefineNet on one input tensor; ``aux`` is empty."""
 
     fuses_at_input = False
@@ -65,7 +65,7 @@ class EarlyConcat(SingleStream):
     fuses_at_input = True
 
 
-class LateAverage(Segmenter):
+class LateAverage(SegmentationNet):
     """Late fusion: separate single-modality networks, logits averaged."""
 
     def __init__(

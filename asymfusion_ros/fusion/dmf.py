@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from asymfusion_ros.fusion.asymfusion import upsample
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import BACKBONES, ResNet, conv1x1, make_stage, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, Segmenter, check_inputs
+from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, check_inputs
 
 __all__ = ["MERGES", "DenseMultimodalFusion", "Merge"]
 
@@ -52,7 +52,7 @@ class Merge(nn.Module):
         return cast(Tensor, self.project(torch.cat(list(features), dim=1)))
 
 
-class DenseMultimodalFusion(Segmenter):
+class DenseMultimodalFusion(SegmentationNet):
     """Modality-specific encoders plus a densely connected shared fusion stream."""
 
     def __init__(

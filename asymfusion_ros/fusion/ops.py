@@ -34,7 +34,7 @@ __all__ = [
     "MODALITIES",
     "ModalityBatchNorm",
     "ModelOutput",
-    "Segmenter",
+    "SegmentationNet",
     "channel_exchange",
     "check_inputs",
     "exchange_groups",
@@ -59,7 +59,7 @@ class ModelOutput(NamedTuple):
     """Per-stream logits that the training loss also supervises; empty for one stream."""
 
 
-class Segmenter(nn.Module):
+class SegmentationNet(nn.Module):
     """Base of every network: the attributes training, export and checkpoints rely on.
 
     ``config`` holds the JSON-able keyword arguments with which ``build_model(**config)``
