@@ -36,7 +36,7 @@ from asymfusion_ros.data import open_dataset
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.transforms import Augment
 from asymfusion_ros.evaluate import ScoreSet, channels_last, score_torch
-from asymfusion_ros.fusion import build_model
+from asymfusion_ros.fusion import SCHEMES, build_model
 from asymfusion_ros.fusion.preprocess import ModalityInputs
 
 DEPTH_UNIT_M = 1.0 / 5000.0
@@ -60,11 +60,12 @@ class TrainConfig:
     fusion: dict[str, Any] = dataclasses.field(default_factory=dict)
     preprocess: dict[str, Any] = dataclasses.field(default_factory=dict)
     data: str = "synthetic"
-    input_size: tuple[int, int] = (240, 320)
+    input_size: tuple[int, int] = (192, 256)
     train_frames: int | None = 1000
     train_seed: int = 0
     val_frames: int | None = 64
-    val_seed: int = 1000
+    val_seed: int = 0
+    """The val split's generator seed differs from train's even at the same seed (data.split_seed)."""
     augment: bool = True
     crop_size: tuple[int, int] | None = None
     """Training crop (H, W), None = input_size; smaller crops make steps cheaper."""
@@ -85,6 +86,8 @@ class TrainConfig:
     resume: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {self.scheme!r}; choose from {list(SCHEMES)}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
         for name in ("input_size", "crop_size"):
@@ -439,8 +442,11 @@ def main(cfg: TrainConfig) -> TrainResult:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
-    classes = load_classes(cfg.classes)
-    model, preprocess = build_networks(cfg, classes)
+    try:
+        classes = load_classes(cfg.classes)
+        model, preprocess = build_networks(cfg, classes)
+    except (OSError, ValueError) as err:
+        raise TrainError(f"cannot build {cfg.scheme!r} with classes {cfg.classes!r}: {err}") from err
     model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     preprocess.to(device)
 

@@ -77,6 +77,8 @@ def test_bad_configs_are_refused_with_the_reason(tmp_path: Path) -> None:
         TrainConfig.from_dict({"lerning_rate": 1.0})
     with pytest.raises(TrainError, match="divisible by 32"):
         TrainConfig.from_dict({"input_size": [60, 80]})
+    with pytest.raises(TrainError, match="unknown scheme"):
+        TrainConfig.from_dict({"scheme": "late"})
     with pytest.raises(TrainError, match="optimizer"):
         TrainConfig.from_dict({"optimizer": "rmsprop"})
     with pytest.raises(TrainError, match=r"missing\.yaml"):
