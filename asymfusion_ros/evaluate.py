@@ -10,6 +10,7 @@ frame resolution), exactly as the node would; torch is not imported on that path
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -124,14 +125,16 @@ def score_torch(
 
 
 def _resize_inputs(sample: RGBDSample, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """RGB (area/linear) and depth (nearest: no invented depths across edges) at the network size."""
+    """RGB (area when shrinking, else linear) and depth (nearest: no invented depths across edges)
+    at the network size, as the deployment Segmenter does."""
     import cv2
 
     h, w = size
     if sample.rgb.shape[:2] == (h, w):
         return sample.rgb, sample.depth_m
+    shrinking = h * w < sample.rgb.shape[0] * sample.rgb.shape[1]
     return (
-        cv2.resize(sample.rgb, (w, h), interpolation=cv2.INTER_LINEAR),
+        cv2.resize(sample.rgb, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR),
         cv2.resize(sample.depth_m, (w, h), interpolation=cv2.INTER_NEAREST),
     )
 
@@ -170,18 +173,13 @@ def _eval_checkpoint(cfg: EvalConfig, path: Path) -> EvalResult:
     frames = _labelled(_open(cfg, size), cfg.data)
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        chunk: list[tuple[RGBDSample, np.ndarray]] = []
-        for item in [*frames, None]:
-            if item is not None:
-                chunk.append(item)
-            if chunk and (item is None or len(chunk) == cfg.batch_size):
-                inputs = [_resize_inputs(sample, ckpt.input_size) for sample, _ in chunk]
-                yield (
-                    torch.from_numpy(np.stack([rgb for rgb, _ in inputs])).to(device),
-                    torch.from_numpy(np.stack([depth for _, depth in inputs])).to(device),
-                    torch.from_numpy(np.stack([labels for _, labels in chunk]).astype(np.int64)).to(device),
-                )
-                chunk = []
+        while chunk := list(itertools.islice(frames, cfg.batch_size)):
+            inputs = [_resize_inputs(sample, ckpt.input_size) for sample, _ in chunk]
+            yield (
+                torch.from_numpy(np.stack([rgb for rgb, _ in inputs])).to(device),
+                torch.from_numpy(np.stack([depth for _, depth in inputs])).to(device),
+                torch.from_numpy(np.stack([labels for _, labels in chunk]).astype(np.int64)).to(device),
+            )
 
     scores = score_torch(model, preprocess, batches(), len(ckpt.classes), amp=device.type == "cuda")
     fused = scores.pop("fused")
