@@ -51,9 +51,10 @@ def load_config(path: str | Path, *, out: str, reuse: bool, command: str, **over
     except (OSError, yaml.YAMLError, TypeError, ValueError) as err:
         raise train.TrainError(f"cannot read compare config {path}: {err}") from err
     own = {k: data.pop(k) for k in COMPARE_KEYS if k in data}
-    if overrides.get("schemes"):
-        own["schemes"] = overrides["schemes"]
-    train_overrides = {k: v for k, v in overrides.items() if k != "schemes"}
+    for key in COMPARE_KEYS:
+        if overrides.get(key) is not None:
+            own[key] = overrides[key]
+    train_overrides = {k: v for k, v in overrides.items() if k not in COMPARE_KEYS}
     train_cfg = train.TrainConfig.from_dict(data, source=str(path), **train_overrides)
     try:
         return CompareConfig(
@@ -163,8 +164,8 @@ def bar_chart(rows: list[dict[str, Any]], path: Path) -> None:
         bars = ax.bar(x + (i - 1) * 0.27, values, width=0.27, label=key)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(x, [r["scheme"] for r in rows])
-    ax.set(ylim=(0, 1), ylabel="score", title="held-out scores by fusion scheme")
-    ax.legend(loc="lower right")
+    ax.set(ylim=(0, 1.12), ylabel="score", title="held-out scores by fusion scheme")
+    ax.legend(loc="upper center", ncol=len(keys), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -198,6 +199,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--schemes", nargs="+", choices=SCHEMES, help="subset of schemes, in this order")
+    parser.add_argument("--eval-frames", type=int, help="held-out frames to score each scheme on")
     parser.add_argument("--out", default="runs/compare", help="run folder (one sub-folder per scheme)")
     parser.add_argument("--reuse", action="store_true", help="keep schemes already trained and scored")
 
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
             data=args.data,
             epochs=args.epochs,
             schemes=args.schemes,
+            eval_frames=args.eval_frames,
         )
         rows = main(cfg)
     except (train.TrainError, evaluate.EvalError) as err:
@@ -223,12 +226,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _given(args: argparse.Namespace) -> list[str]:
-    """The options as given, to record the exact command next to the results."""
+    """The options as given, to record the command that reproduces the results (without
+    ``--reuse``, which only skips schemes whose results are already there)."""
     words = ["--config", args.config]
-    for flag, value in (("--data", args.data), ("--epochs", args.epochs)):
+    for flag, value in (
+        ("--data", args.data),
+        ("--epochs", args.epochs),
+        ("--eval-frames", args.eval_frames),
+    ):
         if value is not None:
             words += [flag, str(value)]
     if args.schemes:
         words += ["--schemes", *args.schemes]
-    words += ["--out", args.out]
-    return [*words, "--reuse"] if args.reuse else words
+    return [*words, "--out", args.out]

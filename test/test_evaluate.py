@@ -60,13 +60,26 @@ def test_compare_trains_scores_and_tabulates_each_scheme(tmp_path: Path) -> None
     config.write_text(
         yaml.safe_dump(
             {"width": 0.125, "input_size": [64, 96], "train_frames": 8, "val_frames": 4, "augment": False,
-             "batch_size": 4, "epochs": 1, "threads": 1, "eval_frames": 4}
+             "batch_size": 4, "epochs": 1, "threads": 1, "eval_frames": 50}
         )
     )  # fmt: skip
     out = tmp_path / "compare"
-    args = ["compare", "--config", str(config), "--schemes", "asymfusion", "rgb", "--out", str(out)]
+    args = [
+        "compare",
+        "--config",
+        str(config),
+        "--schemes",
+        "asymfusion",
+        "rgb",
+        "--eval-frames",
+        "4",
+        "--out",
+        str(out),
+    ]
     assert cli_main(args) == 0
-    results = json.loads((out / "compare.json").read_text())["results"]
+    report = json.loads((out / "compare.json").read_text())
+    assert report["eval_frames"] == 4, "--eval-frames overrides the YAML"
+    results = report["results"]
     assert [r["scheme"] for r in results] == ["asymfusion", "rgb"]
     assert all(set(r) >= KEYS and r["params"] > 0 and r["macs"] > 0 for r in results)
     table = (out / "compare.md").read_text()
