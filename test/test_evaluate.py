@@ -64,18 +64,8 @@ def test_compare_trains_scores_and_tabulates_each_scheme(tmp_path: Path) -> None
         )
     )  # fmt: skip
     out = tmp_path / "compare"
-    args = [
-        "compare",
-        "--config",
-        str(config),
-        "--schemes",
-        "asymfusion",
-        "rgb",
-        "--eval-frames",
-        "4",
-        "--out",
-        str(out),
-    ]
+    args = ["compare", "--config", str(config), "--schemes", "asymfusion", "rgb"]
+    args += ["--eval-frames", "4", "--out", str(out)]
     assert cli_main(args) == 0
     report = json.loads((out / "compare.json").read_text())
     assert report["eval_frames"] == 4, "--eval-frames overrides the YAML"
