@@ -132,9 +132,10 @@ def markdown_table(cfg: CompareConfig, rows: list[dict[str, Any]]) -> str:
         f"Backbone {t.backbone} width {t.width}, input {h}x{w}, data `{t.data}` "
         f"({t.train_frames} training frames, seed {t.train_seed}; validation {t.val_frames} frames, "
         f"seed {t.val_seed}), {t.epochs} epochs, batch {t.batch_size}, {t.optimizer} lr {t.lr}, "
-        f"seed {t.seed}. "
+        f"seed {t.seed}, training crops {_size(t.crop_size or t.input_size)}. "
         f"Scored on {cfg.eval_frames} frames of the test split, seed {cfg.eval_seed}, with the "
-        f"best-validation checkpoint. MACs: one {h}x{w} frame, Conv2d + Linear.",
+        f"best-validation checkpoint. MACs: one {h}x{w} frame, Conv2d + Linear. Train min: wall time on "
+        "the machine that ran it (a shared CPU makes it vary with load).",
         "",
         "| scheme | params (M) | MACs (G) | pixel acc | mean acc | mIoU | stream mIoU | train min |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
@@ -147,6 +148,10 @@ def markdown_table(cfg: CompareConfig, rows: list[dict[str, Any]]) -> str:
             f"{r['mean_acc']:.4f} | {r['miou']:.4f} | {streams} | {minutes} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 def bar_chart(rows: list[dict[str, Any]], path: Path) -> None:
