@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asymfusion_ros.cli import image_size
 from asymfusion_ros.geometry import colorize, labeled_points, overlay
 from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
@@ -46,17 +47,6 @@ class BenchResult:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' (W x H, as cameras are named) -> (H, W)."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be WxH like 640x480, got {text!r}") from err
-    if width < 8 or height < 8:
-        raise argparse.ArgumentTypeError(f"size must be at least 8x8, got {text!r}")
-    return height, width
 
 
 def bench_frames(size: tuple[int, int], count: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -164,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated backends to run side by side, e.g. torch,onnxruntime (overrides --backend)",
     )
     parser.add_argument(
-        "--size", type=parse_size, default=(480, 640), help="camera size WxH (default 640x480)"
+        "--size", type=image_size, default=(480, 640), help="camera size WIDTHxHEIGHT (default 640x480)"
     )
     parser.add_argument("--iters", type=int, default=50, help="timed frames per backend")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames first")

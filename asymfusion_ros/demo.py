@@ -28,11 +28,12 @@ import numpy as np
 
 from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
+from asymfusion_ros.cli import image_size
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.geometry import colorize
 from asymfusion_ros.resources import ResourceError, resolve_model
 from asymfusion_ros.ros import messages
-from asymfusion_ros.ros.camera import CameraError, parse_size, synthetic_frames
+from asymfusion_ros.ros.camera import CameraError, synthetic_frames
 
 READY_TIMEOUT_S = 180.0
 """Model loading can take minutes where TensorRT builds its engine on first use."""
@@ -52,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default", help="model name or path (default: the shipped model)")
     parser.add_argument("--backend", default="auto", help="auto | tensorrt | onnxruntime | torch")
     parser.add_argument("--rate", type=float, default=15.0, help="camera frames per second (default 15)")
-    parser.add_argument("--size", default="640x480", help="camera WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument(
+        "--size", type=image_size, default=(480, 640), help="camera WIDTHxHEIGHT (default 640x480)"
+    )
     parser.add_argument("--loop", type=int, default=30, help="distinct synthetic frames, looped (default 30)")
 
 
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Start the node, drive it, collect; returns the summary (also written to summary.json)."""
     model = resolve_model(args.model)
-    size = parse_size(args.size)
+    size = args.size
+    size_text = f"{size[1]}x{size[0]}"
     if not (args.seconds > 0 and args.rate > 0 and args.loop >= 1):
         raise DemoError(
             f"need --seconds > 0, --rate > 0, --loop >= 1; got {args.seconds}, {args.rate}, {args.loop}"
@@ -83,7 +87,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     with log_path.open("w") as log:
         node = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
         try:
-            print(f"rendering {args.loop} synthetic frames at {args.size} ...")
+            print(f"rendering {args.loop} synthetic frames at {size_text} ...")
             frames = synthetic_frames(size, args.loop)
             summary = _drive(node, frames, args, log_path)
         finally:
@@ -208,7 +212,7 @@ class Observer:
         return {
             "backend": diag.get("backend", "?"),
             "camera": {
-                "size": args.size,
+                "size": f"{args.size[1]}x{args.size[0]}",
                 "rate_hz": args.rate,
                 "published": published,
                 "seconds": round(seconds, 2),

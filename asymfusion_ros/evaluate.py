@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from asymfusion_ros.classes import ClassSet
+from asymfusion_ros.cli import image_size
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
 from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -265,24 +266,15 @@ def format_report(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'HxW' -> (H, W)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 192x256, got {text!r}") from err
-    if h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return h, w
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a .pt checkpoint, an .onnx bundle, or 'default'")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or 'nyudv2:PATH'")
     parser.add_argument("--frames", type=int, default=100, help="number of frames to score")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic seed (held out by default)")
     parser.add_argument("--split", default="test", help="dataset split (NYUDv2: train/test)")
-    parser.add_argument("--size", type=parse_size, help="frame size HxW (default: the model's input size)")
+    parser.add_argument(
+        "--size", type=image_size, help="frame size WIDTHxHEIGHT (default: the model's input size)"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--backend", default="auto", help="for .onnx: auto, onnxruntime, tensorrt")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, typestore
+from asymfusion_ros.cli import image_size
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.synthetic import SyntheticScenes
 from asymfusion_ros.ros.messages import build_camera_info, build_header, build_image, rosbags_factory
@@ -43,17 +44,6 @@ class StampedMessage(NamedTuple):
     order: int  # tie-break so heapq never compares messages
     topic: str
     msg: Any
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' (W x H, as cameras are described) -> (H, W)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be WxH, e.g. 640x480, got {text!r}") from None
-    if w < 32 or h < 32:
-        raise argparse.ArgumentTypeError(f"size must be at least 32x32, got {text!r}")
-    return h, w
 
 
 def frame_messages(sample: RGBDSample, rgb_ns: int, depth_ns: int) -> list[tuple[str, int, Any]]:
@@ -127,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, required=True, help="number of camera frames")
     parser.add_argument("--rate", type=float, default=30.0, help="frame rate in Hz (default 30)")
     parser.add_argument(
-        "--size", type=parse_size, default=(480, 640), metavar="WxH", help="image size (default 640x480)"
+        "--size", type=image_size, default=(480, 640), metavar="WxH", help="image size (default 640x480)"
     )
     parser.add_argument("--seed", type=int, default=0, help="scene seed (same seed, same bag)")
     parser.add_argument(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from asymfusion_ros.bench import STAGES, model_for, parse_size
+from asymfusion_ros.bench import STAGES, model_for
 from asymfusion_ros.cli import main as cli_main
 from asymfusion_ros.inference.backends import BackendKind
 
@@ -43,9 +42,3 @@ def test_each_backend_gets_the_file_it_runs(tiny_checkpoint: Path, tmp_path: Pat
     assert model_for(str(alone), BackendKind.TORCH, tmp_path) == Path(alone)
     exported = model_for(str(alone), BackendKind.ONNXRUNTIME, tmp_path / "work")
     assert exported == tmp_path / "work" / "alone.onnx" and exported.is_file()
-
-
-def test_parse_size() -> None:
-    assert parse_size("640x480") == (480, 640)
-    with pytest.raises(argparse.ArgumentTypeError, match="WxH"):
-        parse_size("640")

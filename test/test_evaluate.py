@@ -44,7 +44,7 @@ def test_onnx_bundle_scores_like_its_checkpoint(
 def test_frames_at_another_size_are_resized_to_the_network(
     tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    report = eval_json(capsys, "--model", str(tiny_checkpoint), "--size", "96x128")
+    report = eval_json(capsys, "--model", str(tiny_checkpoint), "--size", "128x96")
     assert report["size"] == [96, 128]
 
 

@@ -19,15 +19,9 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from asymfusion_ros.ros import messages  # noqa: E402
-from asymfusion_ros.ros.camera import folder_frames, parse_size  # noqa: E402
+from asymfusion_ros.ros.camera import folder_frames  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-def test_parse_size_is_width_by_height() -> None:
-    assert parse_size("640x480") == (480, 640)
-    with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
-        parse_size("640")
 
 
 def test_folder_frames_convert_depth_units(nyu_sample: Path) -> None:

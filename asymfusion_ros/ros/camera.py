@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from asymfusion_ros.cli import image_size
 from asymfusion_ros.data.sample import KINECT_K, KINECT_SIZE, RGBDSample, scale_intrinsics
 from asymfusion_ros.ros import messages
 
@@ -25,17 +26,6 @@ DEFAULT_FRAME_ID = "camera_color_optical_frame"
 
 class CameraError(ValueError):
     """Frames cannot be produced: a bad size, an empty or unreadable folder."""
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' (W x H, as cameras say it) -> (H, W)."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise CameraError(f"size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}") from err
-    if width < 8 or height < 8:
-        raise CameraError(f"size must be at least 8x8, got {text!r}")
-    return height, width
 
 
 def synthetic_frames(size: tuple[int, int], count: int, seed: int = 0) -> list[RGBDSample]:
@@ -126,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--synthetic", action="store_true", help="synthetic indoor scenes (the default)")
     source.add_argument("--folder", type=Path, help="folder with rgb/NAME.png and depth/NAME.png pairs")
     parser.add_argument("--rate", type=float, default=15.0, help="frames per second (default 15)")
-    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
+    parser.add_argument("--size", type=image_size, default=(480, 640), help="WIDTHxHEIGHT (default 640x480)")
     parser.add_argument(
         "--frame-id", default=DEFAULT_FRAME_ID, help=f"header frame_id (default {DEFAULT_FRAME_ID})"
     )
@@ -144,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_frames(args: argparse.Namespace) -> list[RGBDSample]:
-    size = parse_size(args.size)
+    size = args.size
     if args.folder is not None:
         return folder_frames(args.folder, size, args.depth_scale)
     if args.loop < 1:
@@ -176,7 +166,10 @@ def run(args: argparse.Namespace) -> int:
             published += 1
 
         node.create_timer(1.0 / args.rate, tick)
-        node.get_logger().info(f"publishing {len(frames)} looped frames at {args.rate:g} Hz ({args.size})")
+        height, width = args.size
+        node.get_logger().info(
+            f"publishing {len(frames)} looped frames at {args.rate:g} Hz ({width}x{height})"
+        )
         while rclpy.ok() and not (args.frames and published >= args.frames):
             rclpy.spin_once(node, timeout_sec=0.1)
     except KeyboardInterrupt:
