@@ -42,7 +42,7 @@ from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay_report import ReplayReport, summary_lines, write_report
-from asymfusion_ros.ros import frames, messages
+from asymfusion_ros.ros import frames, messages, outputs
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import ApproximateTimeSync
 
@@ -281,35 +281,15 @@ class Replay:
             classes_msg = f.new("std_msgs/msg/String", data=self.classes.to_json())
             self.writer.write(out["classes"], classes_msg, stamp, latched=True)
             self.classes_written = True
-        color = geometry.colorize(seg.labels, self.palette)
-        self.writer.write(out["labels"], messages.build_image(f, header, seg.labels), stamp)
-        self.writer.write(out["color"], messages.build_image(f, header, color), stamp)
-        self.writer.write(
-            out["overlay"],
-            messages.build_image(f, header, geometry.overlay(frame.rgb, color, node.overlay_alpha)),
-            stamp,
-        )
-        self.writer.write(
-            out["confidence"], messages.build_image(f, header, seg.confidence.astype(np.float32)), stamp
-        )
+        for name, msg in outputs.image_messages(f, header, frame.rgb, seg, self.palette, node).items():
+            self.writer.write(out[name], msg, stamp)
         t1 = time.perf_counter()
         if frame.K is None:
             return {"write": (t1 - t0) * 1e3, "outputs": (t1 - t0) * 1e3}
-        points = geometry.labeled_points(
-            frame.depth_m,
-            frame.K,
-            seg.labels,
-            frame.rgb,
-            seg.confidence,
-            stride=node.points_stride,
-            min_range=node.points_min_range,
-            max_range=node.points_max_range,
-            organized=node.points_organized,
-        )
-        tags = geometry.class_tags(points, self.classes, node.tags_min_points)
+        cloud = outputs.cloud_messages(f, header, frame.rgb, frame.depth_m, frame.K, seg, self.classes, node)
         t2 = time.perf_counter()
-        self.writer.write(out["points"], messages.build_point_cloud(f, header, points), stamp)
-        self.writer.write(out["class_tags"], messages.build_class_tags(f, header, tags, self.classes), stamp)
+        for name, msg in cloud.items():
+            self.writer.write(out[name], msg, stamp)
         t3 = time.perf_counter()
         return {"points": (t2 - t1) * 1e3, "write": (t1 - t0 + t3 - t2) * 1e3, "outputs": (t3 - t0) * 1e3}
 

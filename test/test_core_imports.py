@@ -16,6 +16,7 @@ CORE = [
     # the ROS adapter's pure parts, which replay shares with the node
     "asymfusion_ros.ros.messages",
     "asymfusion_ros.ros.frames",
+    "asymfusion_ros.ros.outputs",
     "asymfusion_ros.ros.sync",
     "asymfusion_ros.ros.params",
 ]

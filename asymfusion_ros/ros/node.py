@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -35,11 +34,10 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from asymfusion_ros import geometry
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
-from asymfusion_ros.ros import frames, messages, params
+from asymfusion_ros.ros import frames, messages, outputs, params
 from asymfusion_ros.ros.diagnostics import PipelineStats, Problem, Snapshot, diagnostic_array
 from asymfusion_ros.ros.sync import Synchronizer, create_sync
 
@@ -242,42 +240,29 @@ class SegmentationNode(Node):
         )
         self._problems(found)
         segmentation = self.segmenter.segment(rgb, depth_m)
-        labels, header = segmentation.labels, frame.rgb.header
+        header = frame.rgb.header
+        wanted = {name for name, wanted in wants.items() if wanted}
+        images = outputs.image_messages(
+            self._factory, header, rgb, segmentation, self._palette, settings, wanted
+        )
+        self._publish_all(images)
 
-        if wants["labels"]:
-            self._publish("labels", labels, header)
-        if wants["confidence"]:
-            self._publish("confidence", segmentation.confidence, header)
-        if wants["color"] or wants["overlay"]:
-            color = geometry.colorize(labels, self._palette)
-            if wants["color"]:
-                self._publish("color", color, header)
-            if wants["overlay"]:
-                self._publish("overlay", geometry.overlay(rgb, color, settings.overlay_alpha), header)
-
-        k = None
-        if wants["points"] or wants["class_tags"]:
+        if wanted & set(outputs.CLOUD_OUTPUTS):
             k, found = frames.intrinsics(self._camera_info, rgb.shape[:2])
             self._problems(found)
-        if k is not None:
-            points = geometry.labeled_points(
-                depth_m, k, labels, rgb, segmentation.confidence,
-                stride=settings.points_stride, min_range=settings.points_min_range,
-                max_range=settings.points_max_range, organized=settings.points_organized and wants["points"],
-            )  # fmt: skip
-            if wants["points"]:
-                self._pub["points"].publish(messages.build_point_cloud(self._factory, header, points))
-            if wants["class_tags"]:
-                tags = geometry.class_tags(points, self.classes, settings.tags_min_points)
-                self._pub["class_tags"].publish(
-                    messages.build_class_tags(self._factory, header, tags, self.classes)
+            if k is not None:
+                self._publish_all(
+                    outputs.cloud_messages(
+                        self._factory, header, rgb, depth_m, k, segmentation, self.classes, settings, wanted
+                    )
                 )
 
         inference_ms = float(sum(segmentation.timings_ms.values()))
         self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms)
 
-    def _publish(self, output: str, array: np.ndarray, header: Any) -> None:
-        self._pub[output].publish(messages.build_image(self._factory, header, array))
+    def _publish_all(self, built: dict[str, Any]) -> None:
+        for name, msg in built.items():
+            self._pub[name].publish(msg)
 
     def destroy_node(self) -> None:
         self._slot.close()
