@@ -38,9 +38,9 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained asymfusion resnet18 (width 0.125, nyu40, input 64x96) saved as a .pt checkpoint."""
     import torch
 
-    from asymfusion_ros.checkpoint import save_checkpoint
     from asymfusion_ros.classes import load_classes
     from asymfusion_ros.fusion import ModalityInputs, build_model
+    from asymfusion_ros.fusion.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = build_model("asymfusion", backbone="resnet18", width=0.125, num_classes=40).eval()
@@ -54,6 +54,6 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_checkpoint: Path) -> Path:
     """The ONNX bundle of ``tiny_checkpoint`` (exported and checked once per test session)."""
-    from asymfusion_ros.export import export_onnx
+    from asymfusion_ros.export.exporter import export_onnx
 
     return export_onnx(tiny_checkpoint, tiny_checkpoint.with_suffix(".onnx"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from asymfusion_ros.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 from asymfusion_ros.classes import load_classes
 from asymfusion_ros.fusion import ModalityInputs, build_model
+from asymfusion_ros.fusion.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 
 torch.set_num_threads(1)
 

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
-CORE = [
-    "asymfusion_ros.fusion",
-    "asymfusion_ros.data",
-    "asymfusion_ros.inference",
-    "asymfusion_ros.inference.pipeline",
-    "asymfusion_ros.geometry",
-    "asymfusion_ros.metrics",
-    "asymfusion_ros.replay",
-    # the ROS adapter's pure parts, which replay shares with the node
-    "asymfusion_ros.ros.messages",
-    "asymfusion_ros.ros.frames",
-    "asymfusion_ros.ros.outputs",
-    "asymfusion_ros.ros.sync",
-    "asymfusion_ros.ros.params",
-]
+RCLPY_MODULES = {
+    "asymfusion_ros.ros.node",
+    "asymfusion_ros.ros.diagnostics",
+    "asymfusion_ros.ros.camera",
+    "asymfusion_ros.ros.demo",
+}
+"""The ROS adapter's rclpy side; every other module must import without rclpy."""
+EXCLUDED = {"asymfusion_ros.cli.__main__", "asymfusion_ros.inference.tensorrt.backend"}
+"""Not importable as a library: the ``-m`` entry (runs the CLI) and ``import tensorrt`` at the top."""
+
+
+def _core_modules() -> list[str]:
+    """Every module of the package but those two sets."""
+    import asymfusion_ros
+
+    names = [m.name for m in pkgutil.walk_packages(asymfusion_ros.__path__, "asymfusion_ros.")]
+    return [n for n in names if n not in RCLPY_MODULES | EXCLUDED]
+
+
+CORE = _core_modules()
 
 
 def test_core_modules_leave_rclpy_out() -> None:

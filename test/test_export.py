@@ -11,16 +11,16 @@ import pytest
 from onnx import TensorProto, helper
 
 from asymfusion_ros.cli import main as cli_main
-from asymfusion_ros.export import ExportError, check_parity, export_onnx
-from asymfusion_ros.inference.model_bundle import read_onnx_info
-from asymfusion_ros.inference.torch_backend import load_deployed
-from asymfusion_ros.onnx_checks import (
+from asymfusion_ros.export.exporter import ExportError, check_parity, export_onnx
+from asymfusion_ros.export.onnx_checks import (
     TENSORRT_ONNX_OPS,
     OnnxCheckError,
     check_static_shapes,
     check_tensorrt_compatible,
     run_structural_checks,
 )
+from asymfusion_ros.inference.model_bundle import read_onnx_info
+from asymfusion_ros.inference.torch_backend import load_deployed
 
 
 def _io(values: object) -> dict[str, tuple[int, list[int]]]:
@@ -121,9 +121,9 @@ def test_cli_export_at_another_size(
 def test_single_modality_bundle_keeps_both_inputs(tmp_path: Path) -> None:
     import torch
 
-    from asymfusion_ros.checkpoint import save_checkpoint
     from asymfusion_ros.classes import load_classes
     from asymfusion_ros.fusion import ModalityInputs, build_model
+    from asymfusion_ros.fusion.checkpoint import save_checkpoint
     from asymfusion_ros.inference import load_backend
 
     torch.manual_seed(0)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from asymfusion_ros.classes import load_classes
-from asymfusion_ros.export import parity_inputs
+from asymfusion_ros.export.exporter import parity_inputs
 from asymfusion_ros.inference import Backend, BackendError, load_backend
 from asymfusion_ros.inference.pipeline import Fit, Segmenter
 

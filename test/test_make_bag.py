@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asymfusion_ros import make_bag
 from asymfusion_ros.bags import BagReader
 from asymfusion_ros.cli import main
 from asymfusion_ros.data.synthetic import SyntheticScenes
+from asymfusion_ros.replay import make_bag
 from asymfusion_ros.ros import messages
 
 SIZE = (64, 80)  # (H, W)

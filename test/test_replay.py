@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from asymfusion_ros import make_bag
 from asymfusion_ros.bags import BagFormat, BagReader, BagReadError, BagWriter, TopicChoiceError
 from asymfusion_ros.cli import main
 from asymfusion_ros.inference.pipeline import Segmenter
-from asymfusion_ros.replay import OUTPUT_TOPICS, ReplayConfig, replay
+from asymfusion_ros.replay import make_bag
+from asymfusion_ros.replay.runner import OUTPUT_TOPICS, ReplayConfig, replay
 from asymfusion_ros.ros import messages
 
 SIZE = (64, 80)  # (H, W): tiny frames; the Segmenter fits them to the model's input size
@@ -304,7 +304,7 @@ def test_stop_closes_a_readable_output_bag(
 
 def test_replay_and_make_bag_do_not_import_rclpy_or_torch() -> None:
     code = (
-        "import sys, asymfusion_ros.replay, asymfusion_ros.make_bag, asymfusion_ros.bags; "
+        "import sys, asymfusion_ros.replay.runner, asymfusion_ros.replay.make_bag, asymfusion_ros.bags; "
         "print(sorted(m for m in ('rclpy', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

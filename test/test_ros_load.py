@@ -84,4 +84,5 @@ def test_60hz_for_4s(harness: Harness) -> None:
     # frame would add ~0.2 MB x 60 Hz x 2 s = 28 MB).
     half = len(memory) // 2
     assert max(memory[half:]) - memory[half] < 15.0, memory
-    assert snap.drops > 0 and snap.latency_p95_ms < 2000.0  # frames were dropped, not queued up
+    # Frames are dropped, never queued: latency stays bounded (a fast machine may drop none).
+    assert snap.latency_p95_ms < 2000.0

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from asymfusion_ros.cli import main as cli_main
-from asymfusion_ros.inference.calibration import calibration_frames, fingerprint
-from asymfusion_ros.inference.engine_cache import CACHE_ENV, EngineCache, EngineKey, cache_root
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.files import write_atomically
+from asymfusion_ros.inference.tensorrt.calibration import calibration_frames, fingerprint
+from asymfusion_ros.inference.tensorrt.engine_cache import CACHE_ENV, EngineCache, EngineKey, cache_root
 
 KEY = EngineKey(
     onnx_sha256="ab" * 32,
@@ -124,7 +124,7 @@ def test_calibration_frames_from_a_folder(nyu_sample: Path) -> None:
 
 
 def test_calibration_frames_from_a_bag(tmp_path: Path) -> None:
-    from asymfusion_ros.make_bag import write_synthetic_bag
+    from asymfusion_ros.replay.make_bag import write_synthetic_bag
 
     bag = tmp_path / "calib_bag"
     write_synthetic_bag(bag, frames=3, size=(48, 64))
@@ -195,7 +195,7 @@ def trt_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_tensorrt_engine_matches_onnxruntime(
     trt_cache: Path, tiny_onnx: Path, precision: str, agreement: float
 ) -> None:
-    from asymfusion_ros.export import parity_inputs
+    from asymfusion_ros.export.exporter import parity_inputs
     from asymfusion_ros.inference import load_backend
 
     trt_backend = load_backend(tiny_onnx, backend="auto", precision=precision)
@@ -215,7 +215,7 @@ def test_tensorrt_engine_cache_and_platform_mismatch(
 ) -> None:
     from asymfusion_ros.inference import EngineBuildError, load_backend
     from asymfusion_ros.inference.model_bundle import sidecar_path
-    from asymfusion_ros.inference.tensorrt_backend import build_engine
+    from asymfusion_ros.inference.tensorrt.backend import build_engine
 
     first = build_engine(tiny_onnx)
     again = build_engine(tiny_onnx)

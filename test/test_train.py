@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import torch
 
-from asymfusion_ros.checkpoint import load_checkpoint
 from asymfusion_ros.cli import main as cli_main
-from asymfusion_ros.train import TrainConfig, TrainError, main
+from asymfusion_ros.fusion.checkpoint import load_checkpoint
+from asymfusion_ros.training.train import TrainConfig, TrainError, main
 
 TINY = {
     "scheme": "asymfusion",
@@ -86,7 +86,7 @@ def test_bad_configs_are_refused_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_shipped_configs_parse() -> None:
-    from asymfusion_ros.compare import load_config
+    from asymfusion_ros.training.compare import load_config
 
     root = Path(__file__).resolve().parent.parent / "config" / "train"
     assert TrainConfig.from_yaml(root / "default.yaml").scheme == "asymfusion"

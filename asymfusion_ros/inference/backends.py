@@ -96,7 +96,7 @@ def tensorrt_usable() -> bool:
     try:
         import tensorrt  # noqa: F401
 
-        from asymfusion_ros.inference.cuda_memory import cuda_api
+        from asymfusion_ros.inference.tensorrt.cuda_memory import cuda_api
 
         return cuda_api().device_count() > 0
     except (ImportError, OSError, BackendError):
@@ -156,7 +156,7 @@ def load_backend(
     if importlib.util.find_spec(module) is None:
         raise BackendError(f"the {kind.value} backend needs the `{module}` package, absent here ({hint})")
     if kind is BackendKind.TENSORRT:
-        from asymfusion_ros.inference.tensorrt_backend import TensorRTBackend
+        from asymfusion_ros.inference.tensorrt.backend import TensorRTBackend
 
         return TensorRTBackend.load(model_path, precision=prec, device=device)
     if kind is BackendKind.ONNXRUNTIME:

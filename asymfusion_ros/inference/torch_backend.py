@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from asymfusion_ros.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from asymfusion_ros.fusion.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from asymfusion_ros.inference.backends import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.model_bundle import BundleInfo

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from asymfusion_ros.cli import image_size
+from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data.sample import KINECT_K, KINECT_SIZE, RGBDSample, scale_intrinsics
 from asymfusion_ros.ros import messages
 

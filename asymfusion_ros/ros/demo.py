@@ -28,7 +28,7 @@ import numpy as np
 
 from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
-from asymfusion_ros.cli import image_size
+from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.geometry import colorize
 from asymfusion_ros.resources import ResourceError, resolve_model

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, typestore
-from asymfusion_ros.cli import image_size
+from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.synthetic import SyntheticScenes
 from asymfusion_ros.ros.messages import build_camera_info, build_header, build_image, rosbags_factory

@@ -30,14 +30,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm import tqdm
 
-from asymfusion_ros.checkpoint import load_checkpoint, save_checkpoint
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet, load_classes
 from asymfusion_ros.data import open_dataset
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.transforms import Augment
-from asymfusion_ros.evaluate import ScoreSet, channels_last, score_torch
 from asymfusion_ros.fusion import SCHEMES, build_model
+from asymfusion_ros.fusion.checkpoint import load_checkpoint, save_checkpoint
 from asymfusion_ros.fusion.preprocess import ModalityInputs
+from asymfusion_ros.training.evaluate import ScoreSet, channels_last, score_torch
 
 DEPTH_UNIT_M = 1.0 / 5000.0
 """Depth cache unit: 0.2 mm, so NYUv2 PNGs (v/5000) and whole-mm synthetic depth are both lossless."""

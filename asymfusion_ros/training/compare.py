@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from asymfusion_ros import evaluate, train
 from asymfusion_ros.fusion import SCHEMES
+from asymfusion_ros.training import evaluate, train
 
 COMPARE_KEYS = ("schemes", "eval_frames", "eval_seed")
 """Keys of a compare YAML beyond the TrainConfig fields."""
@@ -84,7 +84,7 @@ def scheme_cost(model_config: dict[str, Any], size_hw: tuple[int, int]) -> tuple
 
 def run_scheme(cfg: CompareConfig, scheme: str) -> dict[str, Any]:
     """Train one scheme (or reuse its finished run) and score it on the held-out frames."""
-    from asymfusion_ros.checkpoint import load_checkpoint
+    from asymfusion_ros.fusion.checkpoint import load_checkpoint
 
     run_dir = Path(cfg.out) / scheme
     report = run_dir / "eval" / "metrics.json"

@@ -28,9 +28,6 @@ import numpy as np
 import tensorrt as trt
 
 from asymfusion_ros.inference.backends import Precision, check_inputs, label_dtype
-from asymfusion_ros.inference.calibration import calibration_frames, fingerprint
-from asymfusion_ros.inference.cuda_memory import CudaSession, GpuInfo, cuda_api
-from asymfusion_ros.inference.engine_cache import EngineCache, EngineKey
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
 from asymfusion_ros.inference.files import sha256_file, write_atomically
 from asymfusion_ros.inference.model_bundle import (
@@ -41,6 +38,9 @@ from asymfusion_ros.inference.model_bundle import (
     read_sidecar,
     sidecar_path,
 )
+from asymfusion_ros.inference.tensorrt.calibration import calibration_frames, fingerprint
+from asymfusion_ros.inference.tensorrt.cuda_memory import CudaSession, GpuInfo, cuda_api
+from asymfusion_ros.inference.tensorrt.engine_cache import EngineCache, EngineKey
 
 LOG = logging.getLogger(__name__)
 TRT_VERSION = str(trt.__version__)

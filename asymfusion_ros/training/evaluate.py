@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from asymfusion_ros.classes import ClassSet
-from asymfusion_ros.cli import image_size
+from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
 from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -160,7 +160,7 @@ def _open(cfg: EvalConfig, size: tuple[int, int]) -> Sequence[RGBDSample]:
 def _eval_checkpoint(cfg: EvalConfig, path: Path) -> EvalResult:
     import torch
 
-    from asymfusion_ros.checkpoint import CheckpointError, load_checkpoint
+    from asymfusion_ros.fusion.checkpoint import CheckpointError, load_checkpoint
 
     try:
         ckpt = load_checkpoint(path)

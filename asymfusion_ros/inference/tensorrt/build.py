@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as err:
         print(f"error: TensorRT is not importable here ({err}); build engines on the target (Jetson/GPU)")
         return 1
-    from asymfusion_ros.inference.tensorrt_backend import CalibrationSource, build_engine
+    from asymfusion_ros.inference.tensorrt.backend import CalibrationSource, build_engine
 
     if not args.model.is_file():
         print(f"error: model file not found: {args.model}")

@@ -26,10 +26,10 @@ import numpy as np
 import onnx
 
 from asymfusion_ros import __version__
+from asymfusion_ros.export.onnx_checks import OnnxCheckError, run_structural_checks
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.files import write_atomically
 from asymfusion_ros.inference.model_bundle import INPUT_NAMES, OUTPUT_NAMES, BundleInfo
-from asymfusion_ros.onnx_checks import OnnxCheckError, run_structural_checks
 
 if TYPE_CHECKING:
     from asymfusion_ros.inference.torch_backend import DeployedSegmenter

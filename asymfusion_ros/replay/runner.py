@@ -41,7 +41,7 @@ from asymfusion_ros.bags import (
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.metrics import ConfusionMatrix
-from asymfusion_ros.replay_report import ReplayReport, summary_lines, write_report
+from asymfusion_ros.replay.report import ReplayReport, summary_lines, write_report
 from asymfusion_ros.ros import frames, messages, outputs
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import ApproximateTimeSync

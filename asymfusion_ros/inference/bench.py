@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asymfusion_ros.cli import image_size
+from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.geometry import colorize, labeled_points, overlay
 from asymfusion_ros.inference.backends import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
@@ -67,7 +67,7 @@ def model_for(model: str, backend: BackendKind, workdir: Path) -> Path:
     if sibling.is_file():
         return sibling
     if wanted == ".onnx":
-        from asymfusion_ros.export import export_onnx
+        from asymfusion_ros.export.exporter import export_onnx
 
         return export_onnx(path, workdir / f"{path.stem}.onnx")
     raise BackendError(f"the torch backend needs the .pt checkpoint of {path}, and {sibling} does not exist")

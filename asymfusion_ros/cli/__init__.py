@@ -13,33 +13,27 @@ import sys
 from collections.abc import Sequence
 
 from asymfusion_ros import __version__
+from asymfusion_ros.cli.args import image_size
+
+__all__ = ["COMMANDS", "build_parser", "image_size", "main"]
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("asymfusion_ros.fusion.summary", "parameter count and MACs of every fusion scheme"),
-    "train": ("asymfusion_ros.train", "train a segmenter on synthetic or NYUDv2 data"),
-    "eval": ("asymfusion_ros.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
-    "compare": ("asymfusion_ros.compare", "train and evaluate every fusion scheme alike"),
-    "export": ("asymfusion_ros.export", "export a checkpoint to a self-describing ONNX bundle"),
-    "build-engine": ("asymfusion_ros.inference.build_engine", "build and cache a TensorRT engine"),
-    "bench": ("asymfusion_ros.bench", "per-stage latency and fps of the inference pipeline"),
-    "replay": ("asymfusion_ros.replay", "run the segmenter over a rosbag, score it, write outputs"),
-    "make-bag": ("asymfusion_ros.make_bag", "write a rosbag of synthetic RGB-D frames with ground truth"),
+    "train": ("asymfusion_ros.training.train", "train a segmenter on synthetic or NYUDv2 data"),
+    "eval": ("asymfusion_ros.training.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
+    "compare": ("asymfusion_ros.training.compare", "train and evaluate every fusion scheme alike"),
+    "export": ("asymfusion_ros.export.exporter", "export a checkpoint to a self-describing ONNX bundle"),
+    "build-engine": ("asymfusion_ros.inference.tensorrt.build", "build and cache a TensorRT engine"),
+    "bench": ("asymfusion_ros.inference.bench", "per-stage latency and fps of the inference pipeline"),
+    "replay": ("asymfusion_ros.replay.runner", "run the segmenter over a rosbag, score it, write outputs"),
+    "make-bag": (
+        "asymfusion_ros.replay.make_bag",
+        "write a rosbag of synthetic RGB-D frames with ground truth",
+    ),
     "camera": ("asymfusion_ros.ros.camera", "publish synthetic (or recorded) RGB-D frames as a camera"),
-    "demo": ("asymfusion_ros.demo", "run the node on the default model with the synthetic camera"),
+    "demo": ("asymfusion_ros.ros.demo", "run the node on the default model with the synthetic camera"),
 }
-
-
-def image_size(text: str) -> tuple[int, int]:
-    """An argparse type for every ``--size``: '640x480' (width x height, as cameras are
-    named) -> (H, W), the order arrays use."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 640x480, got {text!r}") from err
-    if width < 8 or height < 8:
-        raise argparse.ArgumentTypeError(f"size must be at least 8x8, got {text!r}")
-    return height, width
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -65,7 +59,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Recorded bags through the node's own frame pipeline: replay, reports, synthetic bags."""

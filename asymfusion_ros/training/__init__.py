@@ -1,0 +1,1 @@
+"""Training, evaluation and the side-by-side comparison of fusion schemes (torch)."""
