@@ -1,0 +1,117 @@
+"""Synthetic RGB-D indoor scenes that make RGB-D *fusion* necessary.
+
+No dataset can be downloaded where this project is trained, so we render our own rooms: a
+box-shaped room (floor, ceiling, four walls) furnished with analytic solids (yaw-rotated
+boxes, vertical cylinders, spheres) and flat *decals* (rectangles lying exactly on the floor or
+a wall: pictures, rugs, doors, windows). Rendering is vectorised numpy ray casting of every
+pixel against every primitive, each solid tested only inside its projected bounding rectangle.
+The camera is a pinhole with the NYUv2 Kinect intrinsics scaled to the image size, held
+1.0-1.6 m above the floor, looking roughly horizontally.
+
+Classes (NYUv2-40 ids, 0-based as in ``config/classes/nyu40.yaml``), see :data:`CLASSES`:
+0 wall, 1 floor, 2 cabinet, 3 bed, 4 chair, 6 table, 7 door, 8 window, 10 picture,
+19 floor mat, 21 ceiling, 34 lamp, 39 otherprop; 255 (void) marks small unlabelled clutter on
+table and cabinet tops, as NYUv2 leaves clutter unlabelled.
+
+Designed-in complementary cues (each room has at least one of each kind, usually several):
+
+* geometry only -- a **cabinet painted exactly like the wall behind it** (same material; the
+  texture is a solid function of world position, so its front face continues the wall's
+  pattern seamlessly) and a **raised platform (bed) made of the floor's material**. RGB sees
+  at most a faint shading change on faces at another angle; depth sees a 0.3-0.6 m step.
+* appearance only -- **pictures flush on a wall** and **rugs (floor mat) flush on the floor**,
+  plus doors, which are flush with their wall. Their depth is exactly that of the host
+  surface; only colour and texture separate them.
+
+Ordinary, differently coloured cabinets and beds exist too, so neither modality alone can use a
+shortcut: an RGB-only model fails on the painted furniture, a depth-only model on pictures,
+rugs and doors; a fusion model can get all of them.
+
+Sensor model (:class:`SensorModel`, :mod:`.sensor`): axial noise sigma = 1.2 mm + 1.9 mm * (z - 0.4 m)^2
+(Kinect v1, Nguyen et al. 2012), depth quantised to whole millimetres (16UC1 mm is lossless),
+no return (0) below 0.5 m and beyond 9 m, in the projector shadow behind depth discontinuities
+and ragged at edges, at grazing angles, on glass (windows: almost never a return) and, in
+blotches, on very dark surfaces; a few random speckle holes. Labels are dense and clean, as in
+NYUv2. RGB gets a point light plus ambient (Lambertian, distance fall-off), random exposure and
+white balance, and sensor noise.
+
+Sequences: :class:`SyntheticScenes` shows room ``index // frames_per_room`` (30 by default)
+from a camera that glides along a short straight path (up to 1.5 m, clear of furniture) while
+panning up to +-0.4 rad and bobbing smoothly, so consecutive indices look like a real camera
+stream. Mid-path the camera usually aims at one of the cue items and it never faces a wall
+closer than 1.5 m. ``frames_per_room=1`` gives a new room for every index (most variety per
+rendered frame: what ``open_dataset("synthetic")`` uses for training and evaluation).
+
+Determinism: the room and its camera path depend only on (seed, room); a frame's noise only on
+(seed, index); nothing depends on rendering order or on the image size except the pixels.
+
+Modules: :mod:`.scene` (the records), :mod:`.materials` (random materials), :mod:`.layout`
+(a room while it is furnished), :mod:`.furniture` and :mod:`.decor` (one builder per object
+kind), :mod:`.furnish` (the room recipe), :mod:`.raycast` and :mod:`.render` (drawing),
+:mod:`.sensor` (camera defects), :mod:`.camera_path`, :mod:`.scenes` (the frame stream).
+"""
+
+from asymfusion_ros.data.synthetic.camera_path import CameraPath, random_camera_path
+from asymfusion_ros.data.synthetic.furnish import random_room
+from asymfusion_ros.data.synthetic.layout import RoomLayout
+from asymfusion_ros.data.synthetic.render import render
+from asymfusion_ros.data.synthetic.scene import (
+    BED,
+    CABINET,
+    CEILING,
+    CHAIR,
+    CLASSES,
+    DOOR,
+    FLOOR,
+    FLOOR_MAT,
+    LAMP,
+    OTHERPROP,
+    PICTURE,
+    TABLE,
+    VOID,
+    WALL,
+    WINDOW,
+    Decal,
+    Material,
+    Pattern,
+    Pose,
+    Room,
+    Shape,
+    Solid,
+    Surface,
+)
+from asymfusion_ros.data.synthetic.scenes import SyntheticScenes
+from asymfusion_ros.data.synthetic.sensor import SensorModel
+
+__all__ = [
+    "BED",
+    "CABINET",
+    "CEILING",
+    "CHAIR",
+    "CLASSES",
+    "DOOR",
+    "FLOOR",
+    "FLOOR_MAT",
+    "LAMP",
+    "OTHERPROP",
+    "PICTURE",
+    "TABLE",
+    "VOID",
+    "WALL",
+    "WINDOW",
+    "CameraPath",
+    "Decal",
+    "Material",
+    "Pattern",
+    "Pose",
+    "Room",
+    "RoomLayout",
+    "SensorModel",
+    "Shape",
+    "Solid",
+    "Surface",
+    "SyntheticScenes",
+    "random_camera_path",
+    "random_room",
+    "render",
+]
