@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asymfusion_ros.fusion import BACKBONES, SCHEMES, build_model
+from asymfusion_ros.fusion import (
+    BACKBONES,
+    SCHEMES,
+    AsymFusion,
+    build_model,
+    get_scheme,
+    list_schemes,
+    register_scheme,
+)
 from asymfusion_ros.fusion.encoder import resnet
 from asymfusion_ros.fusion.ops import ModalityBatchNorm
 
@@ -130,6 +138,14 @@ def test_bad_configuration_is_named(kwargs: dict, message: str) -> None:
         build_model(**kwargs)
 
 
+def test_registry_lists_every_scheme_in_report_order_and_refuses_a_second_registration() -> None:
+    assert list_schemes() == SCHEMES == ("asymfusion", "dmf", "concat", "average", "rgb", "depth")
+    assert get_scheme("rgb").modality == "rgb" and get_scheme("dmf").modality is None
+    with pytest.raises(ValueError, match="scheme 'asymfusion' is already registered"):
+        register_scheme("asymfusion")(AsymFusion)
+    assert list_schemes() == SCHEMES
+
+
 def test_bad_inputs_are_named() -> None:
     model = build_model("asymfusion", width=0.125, num_classes=3).eval()
     with pytest.raises(ValueError, match="lack modality 'depth'"):
@@ -150,8 +166,10 @@ TORCHVISION_KEYS = {"resnet18": 122, "resnet34": 218, "resnet50": 320, "resnet10
 def _torchvision_state(backbone: str) -> dict[str, torch.Tensor]:
     """A torchvision-format ImageNet state_dict (random values, torchvision's keys and shapes)."""
     gen = torch.Generator().manual_seed(1)
-    state = {k: torch.rand(v.shape, generator=gen) if v.is_floating_point() else v
-             for k, v in resnet(backbone).state_dict().items()}
+    state = {
+        k: torch.rand(v.shape, generator=gen) if v.is_floating_point() else v
+        for k, v in resnet(backbone).state_dict().items()
+    }
     features = resnet(backbone).out_channels[-1]
     state["fc.weight"], state["fc.bias"] = torch.zeros(1000, features), torch.zeros(1000)
     return state

@@ -16,9 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asymfusion_ros.fusion.base import ModelOutput, SegmentationNet
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ALL_STAGES, PAPER_EXCHANGE_FRACTION, ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, split_streams, stack_inputs
+from asymfusion_ros.fusion.ops import split_streams, stack_inputs
+from asymfusion_ros.fusion.registry import register_scheme
 
 __all__ = ["AsymFusion", "upsample"]
 
@@ -28,6 +30,7 @@ def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
     return F.interpolate(logits, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False)
 
 
+@register_scheme("asymfusion")
 class AsymFusion(SegmentationNet):
     """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
 

@@ -15,13 +15,17 @@ import torch
 from torch import Tensor, nn
 
 from asymfusion_ros.fusion.asymfusion import upsample
+from asymfusion_ros.fusion.base import ModelOutput, SegmentationNet
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import ResNet, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, check_inputs, stack_inputs
+from asymfusion_ros.fusion.ops import check_inputs, stack_inputs
+from asymfusion_ros.fusion.registry import register_scheme
 
 __all__ = ["EarlyConcat", "LateAverage", "SingleStream"]
 
 
+@register_scheme("depth", modality="depth")
+@register_scheme("rgb", modality="rgb")
 class SingleStream(SegmentationNet):
     """ResNet + light-weight RefineNet on one input tensor; ``aux`` is empty."""
 
@@ -59,12 +63,14 @@ class SingleStream(SegmentationNet):
         return ModelOutput(upsample(self.decoder(self.encoder(x)), x.shape[-2:]), ())
 
 
+@register_scheme("concat")
 class EarlyConcat(SingleStream):
     """Early fusion: a 3M-channel stem conv, otherwise one plain stream."""
 
     fuses_at_input = True
 
 
+@register_scheme("average")
 class LateAverage(SegmentationNet):
     """Late fusion: separate single-modality networks, logits averaged."""
 

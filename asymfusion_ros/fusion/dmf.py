@@ -22,9 +22,11 @@ import torch
 from torch import Tensor, nn
 
 from asymfusion_ros.fusion.asymfusion import upsample
+from asymfusion_ros.fusion.base import ModelOutput, SegmentationNet
 from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.encoder import BACKBONES, ResNet, conv1x1, make_stage, resnet
-from asymfusion_ros.fusion.ops import ModelOutput, SegmentationNet, check_inputs
+from asymfusion_ros.fusion.ops import check_inputs
+from asymfusion_ros.fusion.registry import register_scheme
 
 __all__ = ["MERGES", "DenseMultimodalFusion", "Merge"]
 
@@ -52,6 +54,7 @@ class Merge(nn.Module):
         return cast(Tensor, self.project(torch.cat(list(features), dim=1)))
 
 
+@register_scheme("dmf")
 class DenseMultimodalFusion(SegmentationNet):
     """Modality-specific encoders plus a densely connected shared fusion stream."""
 
