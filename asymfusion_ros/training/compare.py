@@ -19,8 +19,10 @@ from typing import Any
 
 import yaml
 
+from asymfusion_ros import figures
 from asymfusion_ros.fusion import SCHEMES
 from asymfusion_ros.training import evaluate, train
+from asymfusion_ros.training.config import TrainConfig, TrainError
 
 COMPARE_KEYS = ("schemes", "eval_frames", "eval_seed")
 """Keys of a compare YAML beyond the TrainConfig fields."""
@@ -28,7 +30,7 @@ COMPARE_KEYS = ("schemes", "eval_frames", "eval_seed")
 
 @dataclasses.dataclass(frozen=True)
 class CompareConfig:
-    train: train.TrainConfig
+    train: TrainConfig
     schemes: tuple[str, ...] = SCHEMES
     eval_frames: int = 100
     eval_seed: int = evaluate.DEFAULT_SEED
@@ -49,13 +51,13 @@ def load_config(path: str | Path, *, out: str, reuse: bool, command: str, **over
         with Path(path).open() as f:
             data = dict(yaml.safe_load(f) or {})
     except (OSError, yaml.YAMLError, TypeError, ValueError) as err:
-        raise train.TrainError(f"cannot read compare config {path}: {err}") from err
+        raise TrainError(f"cannot read compare config {path}: {err}") from err
     own = {k: data.pop(k) for k in COMPARE_KEYS if k in data}
     for key in COMPARE_KEYS:
         if overrides.get(key) is not None:
             own[key] = overrides[key]
     train_overrides = {k: v for k, v in overrides.items() if k not in COMPARE_KEYS}
-    train_cfg = train.TrainConfig.from_dict(data, source=str(path), **train_overrides)
+    train_cfg = TrainConfig.from_dict(data, source=str(path), **train_overrides)
     try:
         return CompareConfig(
             train=train_cfg,
@@ -67,7 +69,7 @@ def load_config(path: str | Path, *, out: str, reuse: bool, command: str, **over
             command=command,
         )
     except ValueError as err:
-        raise train.TrainError(f"{path}: {err}") from err
+        raise TrainError(f"{path}: {err}") from err
 
 
 def scheme_cost(model_config: dict[str, Any], size_hw: tuple[int, int]) -> tuple[int, int]:
@@ -155,10 +157,7 @@ def _size(size: tuple[int, int]) -> str:
 
 
 def bar_chart(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     import numpy as np
 
     keys = ("pixel_acc", "mean_acc", "miou")
@@ -171,9 +170,7 @@ def bar_chart(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticks(x, [r["scheme"] for r in rows])
     ax.set(ylim=(0, 1.12), ylabel="score", title="held-out scores by fusion scheme")
     ax.legend(loc="upper center", ncol=len(keys), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
 
 
 def write_results(cfg: CompareConfig, rows: list[dict[str, Any]]) -> None:
@@ -223,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             eval_frames=args.eval_frames,
         )
         rows = main(cfg)
-    except (train.TrainError, evaluate.EvalError) as err:
+    except (TrainError, evaluate.EvalError) as err:
         print(f"asymfusion compare: {err}", file=sys.stderr)
         return 2
     print(markdown_table(cfg, rows))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
@@ -221,10 +222,7 @@ def main(cfg: EvalConfig) -> EvalResult:
 
 def plot_confusion(matrix: np.ndarray, classes: ClassSet, path: Path) -> None:
     """Row-normalised confusion matrix over the classes that occur (in target or prediction)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     present = np.flatnonzero(matrix.sum(axis=0) + matrix.sum(axis=1))
     sub = matrix[np.ix_(present, present)].astype(np.float64)
@@ -241,9 +239,7 @@ def plot_confusion(matrix: np.ndarray, classes: ClassSet, path: Path) -> None:
         if v >= 0.01:
             colour = "white" if v > 0.5 else "black"
             ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6, color=colour)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
 
 
 def format_report(result: EvalResult) -> str:

@@ -1,10 +1,10 @@
 """``asymfusion train``: train one fusion scheme, validate every epoch, keep best/last checkpoints.
 
-The CLI parses arguments into a typed :class:`TrainConfig` (YAML file + command-line
-overrides) and hands it to :func:`main`, which ``asymfusion compare`` and the tests call
-directly. Frames are rendered (or read) once into compact uint8/uint16 arrays so epochs never
-re-render; the network's own ``ModalityInputs`` turns raw RGB and depth into its inputs, the
-same module that goes into the exported graph. Under ``torchrun`` (WORLD_SIZE > 1) it runs
+The CLI parses arguments into a typed :class:`TrainConfig` (:mod:`.config`: YAML file +
+command-line overrides) and hands it to :func:`main`, which ``asymfusion compare`` and the
+tests call directly. Frames come from :mod:`.frames`, rendered once; the network's own
+``ModalityInputs`` turns raw RGB and depth into its inputs, the same module that goes into
+the exported graph. Under ``torchrun`` (WORLD_SIZE > 1) it runs
 DistributedDataParallel and only rank 0 writes files.
 """
 
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,201 +26,29 @@ import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
+from asymfusion_ros import figures
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet, load_classes
-from asymfusion_ros.data import open_dataset
-from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.transforms import Augment
-from asymfusion_ros.fusion import SCHEMES, build_model
+from asymfusion_ros.fusion import build_model
 from asymfusion_ros.fusion.checkpoint import load_checkpoint, save_checkpoint
 from asymfusion_ros.fusion.preprocess import ModalityInputs
+from asymfusion_ros.training.config import TrainConfig, TrainError, add_arguments, config_from_args
 from asymfusion_ros.training.evaluate import ScoreSet, channels_last, score_torch
+from asymfusion_ros.training.frames import FrameDataset, bar_options, load_frames
 
-DEPTH_UNIT_M = 1.0 / 5000.0
-"""Depth cache unit: 0.2 mm, so NYUv2 PNGs (v/5000) and whole-mm synthetic depth are both lossless."""
-
-
-class TrainError(RuntimeError):
-    """Training cannot start or go on: bad config, data or resume checkpoint."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything one training run depends on; the YAML files under config/train/ map onto it."""
-
-    scheme: str = "asymfusion"
-    backbone: str = "resnet18"
-    width: float = 1.0
-    modalities: tuple[str, ...] = ("rgb", "depth")
-    classes: str = "nyu40"
-    pretrained: str | None = None
-    fusion: dict[str, Any] = dataclasses.field(default_factory=dict)
-    preprocess: dict[str, Any] = dataclasses.field(default_factory=dict)
-    data: str = "synthetic"
-    input_size: tuple[int, int] = (192, 256)
-    train_frames: int | None = 1000
-    train_seed: int = 0
-    val_frames: int | None = 64
-    val_seed: int = 0
-    """The val split's generator seed differs from train's even at the same seed (data.split_seed)."""
-    augment: bool = True
-    crop_size: tuple[int, int] | None = None
-    """Training crop (H, W), None = input_size; smaller crops make steps cheaper."""
-    scale_range: tuple[float, float] = (0.75, 1.25)
-    epochs: int = 20
-    batch_size: int = 8
-    optimizer: str = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    poly_power: float = 0.9
-    amp: bool = True
-    seed: int = 0
-    workers: int = 0
-    render_workers: int = 0
-    threads: int = 0
-    out: str = "runs/train"
-    resume: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"unknown scheme {self.scheme!r}; choose from {list(SCHEMES)}")
-        if self.optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
-        for name in ("input_size", "crop_size"):
-            size = getattr(self, name)
-            if size is not None and (len(size) != 2 or size[0] % 32 or size[1] % 32):
-                raise ValueError(f"{name} {size} must be (H, W) divisible by 32")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, /, **overrides: Any) -> TrainConfig:
-        """A config from a YAML mapping of field names, then ``overrides`` (None values ignored)."""
-        try:
-            with Path(path).open() as f:
-                data = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise TrainError(f"cannot read training config {path}: {err}") from err
-        if not isinstance(data, dict):
-            raise TrainError(f"training config {path} must be a mapping, got {type(data).__name__}")
-        return cls.from_dict(data, source=str(path), **overrides)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], /, source: str = "config", **overrides: Any) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-        unknown = sorted(set(merged) - fields)
-        if unknown:
-            raise TrainError(f"{source}: unknown training option(s) {unknown}; known: {sorted(fields)}")
-        for key in ("modalities", "input_size", "scale_range", "crop_size"):
-            if merged.get(key) is not None:
-                merged[key] = tuple(merged[key])
-        try:
-            return cls(**merged)
-        except (TypeError, ValueError) as err:
-            raise TrainError(f"{source}: {err}") from err
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON/YAML-able form (tuples as lists) stored in checkpoints for reproducibility."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+__all__ = ["TrainConfig", "TrainError", "TrainResult", "add_arguments", "main", "run", "seg_loss"]
 
 
 class TrainResult(NamedTuple):
+    """Where a run left its checkpoints, its best validation scores and how long it took."""
+
     best_path: Path
     last_path: Path
     best_metrics: dict[str, Any]
     seconds: float
-
-
-# ----------------------------------------------------------------------------------- data
-
-
-class FrameCache:
-    """Frames held in memory as uint8 RGB, uint16 depth (0.2 mm units) and uint8 labels.
-
-    Rendering a synthetic frame costs far more than a training step's data handling, so
-    frames are produced once (in ``workers`` DataLoader processes) and reused every epoch.
-    """
-
-    def __init__(self, rgb: np.ndarray, depth: np.ndarray, labels: np.ndarray, k: np.ndarray) -> None:
-        self.rgb, self.depth, self.labels, self.intrinsics = rgb, depth, labels, k
-
-    def __len__(self) -> int:
-        return len(self.rgb)
-
-    @classmethod
-    def fill(cls, frames: Sequence[RGBDSample], *, workers: int = 0, desc: str = "frames") -> FrameCache:
-        if len(frames) == 0:
-            raise TrainError(f"{desc}: the dataset has no frames")
-        first = frames[0]
-        h, w = first.rgb.shape[:2]
-        n = len(frames)
-        rgb = np.empty((n, h, w, 3), np.uint8)
-        depth = np.empty((n, h, w), np.uint16)
-        labels = np.empty((n, h, w), np.uint8)
-        intrinsics = np.empty((n, 3, 3), np.float64)
-        loader = DataLoader(_Unbatched(frames), batch_size=None, num_workers=workers, collate_fn=_as_is)
-        for i, sample in enumerate(tqdm(loader, total=n, desc=desc, **_bar_options())):
-            if sample.labels is None:
-                raise TrainError(f"{desc}: frame {i} has no labels; training and validation need them")
-            rgb[i] = sample.rgb
-            depth[i] = np.clip(np.nan_to_num(sample.depth_m) / DEPTH_UNIT_M + 0.5, 0, 65535).astype(np.uint16)
-            labels[i] = sample.labels
-            intrinsics[i] = sample.K
-        return cls(rgb, depth, labels, intrinsics)
-
-    def sample(self, index: int) -> RGBDSample:
-        depth_m = self.depth[index].astype(np.float32) * np.float32(DEPTH_UNIT_M)
-        return RGBDSample(self.rgb[index], depth_m, self.labels[index], self.intrinsics[index])
-
-
-def _as_is(sample: Any) -> Any:
-    """Keep the numpy sample (the default collate would turn its arrays into tensors)."""
-    return sample
-
-
-class _Unbatched(Dataset):
-    """Lets a DataLoader's workers render the frames of a sequence in parallel."""
-
-    def __init__(self, frames: Sequence[RGBDSample]) -> None:
-        self.frames = frames
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, index: int) -> RGBDSample:
-        return self.frames[index]
-
-
-class FrameDataset(Dataset):
-    """Training/validation items from a FrameCache, augmented deterministically by (seed, epoch, index)."""
-
-    def __init__(self, cache: FrameCache, augment: Augment | None = None, seed: int = 0) -> None:
-        self.cache, self.augment, self.seed = cache, augment, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.cache)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        sample = self.cache.sample(index)
-        if self.augment is not None:
-            sample = self.augment(sample, np.random.default_rng([self.seed, self.epoch, index]))
-        assert sample.labels is not None
-        return (
-            torch.from_numpy(np.ascontiguousarray(sample.rgb)),
-            torch.from_numpy(np.ascontiguousarray(sample.depth_m)),
-            torch.from_numpy(sample.labels.astype(np.int64)),
-        )
-
-
-# ------------------------------------------------------------------------------ training
 
 
 class _Dist(NamedTuple):
@@ -245,11 +72,6 @@ def _setup_distributed() -> _Dist:
         device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
         return _Dist(dist.get_rank(), world, device)
     return _Dist(0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def _bar_options() -> dict[str, Any]:
-    """tqdm settings: live bar on a terminal, a line every 30 s in a log file."""
-    return {"dynamic_ncols": True} if sys.stderr.isatty() else {"mininterval": 30.0, "ascii": True}
 
 
 def _pixel_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -279,14 +101,6 @@ def build_networks(cfg: TrainConfig, classes: ClassSet) -> tuple[nn.Module, Moda
         **cfg.fusion,
     )
     return model, ModalityInputs(model.modalities, **cfg.preprocess)
-
-
-def load_frames(cfg: TrainConfig, *, split: str, frames: int | None, seed: int) -> FrameCache:
-    try:
-        data = open_dataset(cfg.data, split=split, size=cfg.input_size, frames=frames, seed=seed)
-    except (OSError, ValueError) as err:
-        raise TrainError(f"cannot open {split} data {cfg.data!r}: {err}") from err
-    return FrameCache.fill(data, workers=cfg.render_workers, desc=f"{split} frames ({cfg.data}, seed {seed})")
 
 
 def _batches(
@@ -322,10 +136,7 @@ def _write_log(out: Path, history: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -335,9 +146,7 @@ def _write_log(out: Path, history: list[dict[str, Any]]) -> None:
         ax_acc.plot(epochs, [row[key] for row in history], marker="o", label=key)
     ax_acc.set(xlabel="epoch", ylabel="score", title="validation", ylim=(0, 1))
     ax_acc.legend()
-    fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=100)
-    plt.close(fig)
+    figures.save(fig, out / "curves.png", dpi=100)
 
 
 class _Run(NamedTuple):
@@ -491,7 +300,7 @@ def main(cfg: TrainConfig) -> TrainResult:
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
         desc = f"{cfg.scheme} epoch {epoch + 1}/{cfg.epochs}"
-        with tqdm(total=len(loader), desc=desc, disable=not dist_info.main, **_bar_options()) as bar:
+        with tqdm(total=len(loader), desc=desc, disable=not dist_info.main, **bar_options()) as bar:
             train_loss = _train_epoch(run, _batches(loader, device), bar)
         scores = score_torch(model, preprocess, _batches(val_loader, device), len(classes), amp=use_amp)
         val = _val_metrics(scores, dist_info)
@@ -555,35 +364,6 @@ def _resume(
     scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
     return int(state["epoch"]), float(state["best_miou"]), dict(state["best_metrics"]), list(state["history"])
-
-
-# ----------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="training YAML, e.g. config/train/default.yaml")
-    parser.add_argument("--scheme", help="fusion scheme (asymfusion, dmf, concat, average, rgb, depth)")
-    parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
-    parser.add_argument("--pretrained", help="local torchvision ImageNet state_dict for the backbone")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--out", help="run folder for checkpoints, log.csv and curves.png")
-    parser.add_argument("--resume", help="a last.pt to continue from")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig.from_yaml(
-        args.config,
-        scheme=args.scheme,
-        data=args.data,
-        pretrained=args.pretrained,
-        epochs=args.epochs,
-        out=args.out,
-        resume=args.resume,
-        seed=args.seed,
-        workers=args.workers,
-    )
 
 
 def run(args: argparse.Namespace) -> int:

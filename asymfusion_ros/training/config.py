@@ -1,0 +1,131 @@
+"""The typed training configuration and its mapping from YAML files and command-line flags.
+
+``asymfusion train`` and ``asymfusion compare`` read config/train/*.yaml into one frozen
+:class:`TrainConfig`; flags given on the command line override the file. The loop itself
+lives in :mod:`asymfusion_ros.training.train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from asymfusion_ros.fusion import SCHEMES
+
+__all__ = ["TrainConfig", "TrainError", "add_arguments", "config_from_args"]
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or go on: bad config, data or resume checkpoint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run depends on; the YAML files under config/train/ map onto it."""
+
+    scheme: str = "asymfusion"
+    backbone: str = "resnet18"
+    width: float = 1.0
+    modalities: tuple[str, ...] = ("rgb", "depth")
+    classes: str = "nyu40"
+    pretrained: str | None = None
+    fusion: dict[str, Any] = dataclasses.field(default_factory=dict)
+    preprocess: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data: str = "synthetic"
+    input_size: tuple[int, int] = (192, 256)
+    train_frames: int | None = 1000
+    train_seed: int = 0
+    val_frames: int | None = 64
+    val_seed: int = 0
+    """The val split's generator seed differs from train's even at the same seed (data.split_seed)."""
+    augment: bool = True
+    crop_size: tuple[int, int] | None = None
+    """Training crop (H, W), None = input_size; smaller crops make steps cheaper."""
+    scale_range: tuple[float, float] = (0.75, 1.25)
+    epochs: int = 20
+    batch_size: int = 8
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    poly_power: float = 0.9
+    amp: bool = True
+    seed: int = 0
+    workers: int = 0
+    render_workers: int = 0
+    threads: int = 0
+    out: str = "runs/train"
+    resume: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {self.scheme!r}; choose from {list(SCHEMES)}")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
+        for name in ("input_size", "crop_size"):
+            size = getattr(self, name)
+            if size is not None and (len(size) != 2 or size[0] % 32 or size[1] % 32):
+                raise ValueError(f"{name} {size} must be (H, W) divisible by 32")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, /, **overrides: Any) -> TrainConfig:
+        """A config from a YAML mapping of field names, then ``overrides`` (None values ignored)."""
+        try:
+            with Path(path).open() as f:
+                data = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise TrainError(f"cannot read training config {path}: {err}") from err
+        if not isinstance(data, dict):
+            raise TrainError(f"training config {path} must be a mapping, got {type(data).__name__}")
+        return cls.from_dict(data, source=str(path), **overrides)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], /, source: str = "config", **overrides: Any) -> TrainConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
+        unknown = sorted(set(merged) - fields)
+        if unknown:
+            raise TrainError(f"{source}: unknown training option(s) {unknown}; known: {sorted(fields)}")
+        for key in ("modalities", "input_size", "scale_range", "crop_size"):
+            if merged.get(key) is not None:
+                merged[key] = tuple(merged[key])
+        try:
+            return cls(**merged)
+        except (TypeError, ValueError) as err:
+            raise TrainError(f"{source}: {err}") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-able form (tuples as lists) stored in checkpoints for reproducibility."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="training YAML, e.g. config/train/default.yaml")
+    parser.add_argument("--scheme", help=f"fusion scheme ({', '.join(SCHEMES)})")
+    parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
+    parser.add_argument("--pretrained", help="local torchvision ImageNet state_dict for the backbone")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--out", help="run folder for checkpoints, log.csv and curves.png")
+    parser.add_argument("--resume", help="a last.pt to continue from")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig.from_yaml(
+        args.config,
+        scheme=args.scheme,
+        data=args.data,
+        pretrained=args.pretrained,
+        epochs=args.epochs,
+        out=args.out,
+        resume=args.resume,
+        seed=args.seed,
+        workers=args.workers,
+    )
