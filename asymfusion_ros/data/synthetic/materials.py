@@ -54,34 +54,33 @@ def floor_axes(rng: np.random.Generator) -> tuple[Vec3, Vec3]:
     return (unit_axis(0), unit_axis(2)) if rng.random() < 0.5 else (unit_axis(2), unit_axis(0))
 
 
+def _two_tone(
+    rng: np.random.Generator,
+    color: Vec3,
+    pattern: Pattern,
+    spread: float,
+    period_m: tuple[float, float],
+    axes: tuple[Vec3, Vec3],
+    phase: tuple[float, float],
+) -> Material:
+    """``color`` mixed by ``pattern`` with a shade near it; period and phase drawn from their ranges."""
+    return Material(
+        color, pattern, near_color(rng, color, spread), rng.uniform(*period_m), *axes, rng.uniform(*phase)
+    )
+
+
 def floor_material(rng: np.random.Generator) -> Material:
     """Wood, tiles or carpet; patterns run in the floor plane so a floor-made box continues it."""
     roll = rng.random()
     axes = floor_axes(rng)
     if roll < 0.4:
         color = _hsv(rng, (0.04, 0.11), (0.35, 0.75), (0.25, 0.7))
-        return Material(
-            color,
-            Pattern.GRAIN,
-            near_color(rng, color, 0.1),
-            rng.uniform(0.04, 0.15),
-            *axes,
-            rng.uniform(0, 6),
-        )
+        return _two_tone(rng, color, Pattern.GRAIN, 0.1, (0.04, 0.15), axes, (0, 6))
     if roll < 0.7:
         color = any_color(rng, (0.0, 0.25), (0.35, 0.9))
-        return Material(
-            color,
-            Pattern.TILES,
-            near_color(rng, color, 0.15),
-            rng.uniform(0.3, 0.6),
-            *axes,
-            rng.uniform(0.2, 0.8),
-        )
+        return _two_tone(rng, color, Pattern.TILES, 0.15, (0.3, 0.6), axes, (0.2, 0.8))
     color = any_color(rng, (0.05, 0.5), (0.15, 0.6))
-    return Material(
-        color, Pattern.NOISE, near_color(rng, color, 0.08), rng.uniform(0.3, 1.5), *axes, rng.uniform(0, 6)
-    )
+    return _two_tone(rng, color, Pattern.NOISE, 0.08, (0.3, 1.5), axes, (0, 6))
 
 
 def object_material(rng: np.random.Generator, avoid: Material | None = None) -> Material:
@@ -97,16 +96,7 @@ def object_material(rng: np.random.Generator, avoid: Material | None = None) -> 
         val = (0.08, max(v - 0.3, 0.1)) if v > 0.5 else (min(v + 0.3, 0.9), 0.95)
     if roll < 0.4:
         color = _hsv(rng, (0.03, 0.12), (0.3, 0.8), val)
-        return Material(
-            color,
-            Pattern.GRAIN,
-            near_color(rng, color, 0.1),
-            rng.uniform(0.05, 0.2),
-            *axes,
-            rng.uniform(0, 6),
-        )
+        return _two_tone(rng, color, Pattern.GRAIN, 0.1, (0.05, 0.2), axes, (0, 6))
     color = any_color(rng, (0.05, 0.8), val)
     pattern = Pattern.PLAIN if roll < 0.75 else Pattern.NOISE
-    return Material(
-        color, pattern, near_color(rng, color, 0.06), rng.uniform(0.2, 0.8), *axes, rng.uniform(0, 6)
-    )
+    return _two_tone(rng, color, pattern, 0.06, (0.2, 0.8), axes, (0, 6))
