@@ -15,10 +15,8 @@ import numpy as np
 from asymfusion_ros.data.sample import RGBDSample, kinect_intrinsics
 from asymfusion_ros.data.synthetic.raycast import Point, camera_rays, cast_rays, solid_normals
 from asymfusion_ros.data.synthetic.scene import (
-    CEILING,
-    FLOOR,
     SURFACE_AXES,
-    WALL,
+    SURFACE_LABELS,
     Decal,
     Material,
     Pattern,
@@ -31,8 +29,7 @@ from asymfusion_ros.data.synthetic.sensor import SensorModel, camera_rgb, sensor
 _SURFACE_NORMALS = np.array(
     [[0, 1, 0], [0, -1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32
 )
-_SURFACE_LABELS = (FLOOR, CEILING, WALL, WALL, WALL, WALL)
-"""Normal and class of each ``Surface`` (the object ids 0-5 of the renderer)."""
+"""Inward normal of each ``Surface`` (the object ids 0-5 of the renderer)."""
 
 
 def _albedo(m: Material, p: np.ndarray) -> np.ndarray:
@@ -134,7 +131,7 @@ class Hits:
                 continue
             if k < 6:
                 hits.normals[:, run] = _SURFACE_NORMALS[k][:, None]
-                material, label = surfaces[k], _SURFACE_LABELS[k]
+                material, label = surfaces[k], SURFACE_LABELS[k]
             else:
                 solid = room.solids[k - 6]
                 hits.normals[:, run] = solid_normals(solid, p[:, run])

@@ -73,6 +73,9 @@ SURFACE_AXES: dict[Surface, tuple[int, int]] = {
 }
 """World axes (u, v) spanning each surface; decal rectangles are given in them (metres)."""
 
+SURFACE_LABELS = (FLOOR, CEILING, WALL, WALL, WALL, WALL)
+"""The class of each ``Surface``, indexed by its value."""
+
 
 @dataclass(frozen=True)
 class Material:
