@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from asymfusion_ros.cli import main as cli_main
-from asymfusion_ros.inference.backends import BackendKind
-from asymfusion_ros.inference.bench import STAGES, model_for
+from asymfusion_ros.cli.bench import STAGES, model_for
+from asymfusion_ros.inference.base import BackendKind
 
 
 def test_compare_prints_per_stage_json(tiny_onnx: Path, capsys: pytest.CaptureFixture) -> None:

@@ -15,7 +15,8 @@ import pytest
 from asymfusion_ros.classes import load_classes
 from asymfusion_ros.export.exporter import parity_inputs
 from asymfusion_ros.inference import Backend, BackendError, load_backend
-from asymfusion_ros.inference.pipeline import Fit, Segmenter
+from asymfusion_ros.inference.letterbox import Fit
+from asymfusion_ros.inference.pipeline import Segmenter
 
 NET = (64, 96)
 

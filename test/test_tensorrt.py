@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from asymfusion_ros.cli import main as cli_main
+from asymfusion_ros.cli.build_engine import calibration_source
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.files import write_atomically
 from asymfusion_ros.inference.tensorrt.calibration import calibration_frames, fingerprint
@@ -114,13 +115,15 @@ def test_atomic_write_keeps_the_old_file_when_interrupted(
 
 
 def test_calibration_frames_from_a_folder(nyu_sample: Path) -> None:
-    frames = list(calibration_frames(nyu_sample, (64, 96), limit=5, depth_scale=1 / 5000))
+    source = calibration_source(nyu_sample, 5, 1 / 5000)
+    frames = list(calibration_frames(source.frames, (64, 96), limit=source.limit))
     assert len(frames) == 2
     for rgb, depth in frames:
         assert rgb.shape == (64, 96, 3) and rgb.dtype == np.uint8
         assert depth.shape == (64, 96) and depth.dtype == np.float32
         assert 0.5 < float(np.median(depth[depth > 0])) < 10.0  # metres, not raw PNG units
     assert fingerprint(nyu_sample, 5, 1 / 5000) != fingerprint(nyu_sample, 4, 1 / 5000)
+    assert source.fingerprint == fingerprint(nyu_sample, 5, 1 / 5000)
 
 
 def test_calibration_frames_from_a_bag(tmp_path: Path) -> None:
@@ -128,44 +131,17 @@ def test_calibration_frames_from_a_bag(tmp_path: Path) -> None:
 
     bag = tmp_path / "calib_bag"
     write_synthetic_bag(bag, frames=3, size=(48, 64))
-    frames = list(calibration_frames(bag, (64, 96), limit=10))
+    frames = list(calibration_frames(calibration_source(bag, 10, 0.001).frames, (64, 96), limit=10))
     assert len(frames) == 3
     assert all(rgb.shape == (64, 96, 3) and depth.shape == (64, 96) for rgb, depth in frames)
 
 
-
-def test_calibration_bag_pairs_within_50_ms_inclusive_either_order(tmp_path: Path) -> None:
-    from asymfusion_ros.bags import BagWriter, typestore
-    from asymfusion_ros.ros import messages
-
-    factory = messages.rosbags_factory(typestore())
-    ms = 1_000_000
-    # (colour stamp, depth stamp, colour value): 50 ms apart pairs, 50 ms + 1 ns does not.
-    frames = [(0, 50 * ms, 10), (1000 * ms, 1050 * ms + 1, 20), (2000 * ms, 2000 * ms, 30)]
-    frames.append((3010 * ms, 3000 * ms, 40))  # depth first
-    color, depth = "/camera/color/image_raw", "/camera/depth/image_raw"
-    written = [(rgb_ns, color, np.full((64, 96, 3), v, np.uint8)) for rgb_ns, _, v in frames]
-    written += [(depth_ns, depth, np.full((64, 96), 1000, np.uint16)) for _, depth_ns, _ in frames]
-    written.sort(key=lambda item: item[0])
-    bag = tmp_path / "skew_bag"
-    with BagWriter(bag) as writer:
-        header = messages.build_header(factory, 0, "camera")
-        info = messages.build_camera_info(factory, header, np.diag([80.0, 80.0, 1.0]), 64, 96)
-        writer.write("/camera/color/camera_info", info, 0)  # detect_topics wants one
-        for stamp_ns, topic, array in written:
-            header = messages.build_header(factory, stamp_ns, "camera")
-            encoding = "16UC1" if array.ndim == 2 else None
-            writer.write(topic, messages.build_image(factory, header, array, encoding), stamp_ns)
-    paired = [int(rgb[0, 0, 0]) for rgb, _ in calibration_frames(bag, (64, 96))]
-    assert paired == [10, 30, 40]
-
-
 def test_calibration_source_errors(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="not found"):
-        list(calibration_frames(tmp_path / "nothing", (64, 96)))
+        calibration_source(tmp_path / "nothing", 200, 0.001)
     (tmp_path / "empty").mkdir()
     with pytest.raises(BackendError, match="no calibration frames"):
-        list(calibration_frames(tmp_path / "empty", (64, 96)))
+        calibration_source(tmp_path / "empty", 200, 0.001)
 
 
 NO_TENSORRT = importlib.util.find_spec("tensorrt") is None
@@ -183,7 +159,7 @@ def test_build_engine_cli_says_why_without_tensorrt(tiny_onnx: Path, capsys: pyt
 @pytest.fixture
 def trt_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     pytest.importorskip("tensorrt", reason="TensorRT is not installed (JetPack / NVIDIA wheels only)")
-    from asymfusion_ros.inference.backends import tensorrt_usable
+    from asymfusion_ros.inference.loader import tensorrt_usable
 
     if not tensorrt_usable():
         pytest.skip("tensorrt imports but no CUDA GPU (or no CUDA binding: cuda-python / pycuda / torch)")

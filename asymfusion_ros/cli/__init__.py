@@ -24,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("asymfusion_ros.training.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
     "compare": ("asymfusion_ros.training.compare", "train and evaluate every fusion scheme alike"),
     "export": ("asymfusion_ros.export.exporter", "export a checkpoint to a self-describing ONNX bundle"),
-    "build-engine": ("asymfusion_ros.inference.tensorrt.build", "build and cache a TensorRT engine"),
-    "bench": ("asymfusion_ros.inference.bench", "per-stage latency and fps of the inference pipeline"),
+    "build-engine": ("asymfusion_ros.cli.build_engine", "build and cache a TensorRT engine"),
+    "bench": ("asymfusion_ros.cli.bench", "per-stage latency and fps of the inference pipeline"),
     "replay": ("asymfusion_ros.replay.runner", "run the segmenter over a rosbag, score it, write outputs"),
     "make-bag": (
         "asymfusion_ros.replay.make_bag",

@@ -2,11 +2,12 @@
 
 Two sources, chosen by what PATH is:
 
-* **a folder** in the common preprocessed layout: ``rgb/ID.png|jpg``, ``depth/ID.png`` (16-bit)
-  or ``depth/ID.npy`` (float metres), ``masks/ID.png`` (``labels/``, ``label40/`` also found),
-  and ``train.txt`` / ``test.txt`` listing ids (795 / 654 in the official split; ids are the
-  1-based frame indices, files named ``%06d``). ``val`` reads ``val.txt``, else ``test.txt``
-  (NYUDv2 has no validation split). A folder without any list is one split: all its frames.
+* **a folder** in the common preprocessed layout (read by :mod:`asymfusion_ros.data.folder`):
+  ``rgb/ID.png|jpg``, ``depth/ID.png`` (16-bit) or ``depth/ID.npy`` (float metres),
+  ``masks/ID.png`` (``labels/``, ``label40/`` also found), and ``train.txt`` / ``test.txt``
+  listing ids (795 / 654 in the official split; ids are the 1-based frame indices, files
+  named ``%06d``). ``val`` reads ``val.txt``, else ``test.txt`` (NYUDv2 has no validation
+  split). A folder without any list is one split: all its frames.
 * **the official** ``nyu_depth_v2_labeled.mat`` (HDF5, read with h5py; MATLAB stores arrays
   transposed, so images come out (3, W, H) and are transposed back). Its 894 raw classes are
   mapped to the 40 classes of Gupta et al. (CVPR 2013, ``classMapping40.mat``) with the table
@@ -32,10 +33,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from asymfusion_ros.classes import IGNORE_INDEX
+from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import (
     DatasetError,
     FrameSequence,
@@ -111,33 +112,6 @@ def check_labels(labels: np.ndarray, offset: int, source: str) -> np.ndarray:
     return labels.astype(np.uint8)
 
 
-def _read(path: Path, flags: int) -> np.ndarray:
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise DatasetError(f"cannot read image {path}")
-    return image
-
-
-def _find(folder: Path, frame_id: str, suffixes: tuple[str, ...]) -> Path:
-    """The file of ``frame_id`` in ``folder`` (as written, or zero-padded to 6 digits)."""
-    names = [frame_id]
-    if frame_id.isdigit():
-        names.append(f"{int(frame_id):06d}")
-    for name in names:
-        for suffix in suffixes:
-            path = folder / f"{name}{suffix}"
-            if path.is_file():
-                return path
-    raise DatasetError(f"missing file for frame {frame_id!r} in {folder} (tried {', '.join(suffixes)})")
-
-
-def _subdir(root: Path, names: tuple[str, ...]) -> Path:
-    for name in names:
-        if (root / name).is_dir():
-            return root / name
-    raise DatasetError(f"{root}: no {' / '.join(names)} folder")
-
-
 def _read_list(path: Path) -> list[str]:
     ids = [Path(line.split()[0]).stem for line in path.read_text().splitlines() if line.strip()]
     if not ids:
@@ -178,22 +152,11 @@ class NYUDv2Folder(FrameSequence):
             raise DatasetError(
                 f"need label_offset 0 or 1 and depth_scale > 0, got {label_offset}, {depth_scale}"
             )
-        self.rgb_dir = _subdir(self.root, ("rgb", "image", "images"))
-        self.depth_dir = _subdir(self.root, ("depth", "depths"))
-        self.label_dir = next(
-            (self.root / n for n in ("masks", "labels", "label40", "labels40") if (self.root / n).is_dir()),
-            None,
-        )
-        self.depth_scale = float(depth_scale)
+        self.folder = RGBDFolder(self.root, depth_scale=1.0 / depth_scale)
         self.label_offset = label_offset
         self.size = size
         listing = _split_list(self.root, split)
-        if listing is not None:
-            self.ids = _read_list(listing)
-        else:
-            self.ids = sorted(
-                p.stem for p in self.rgb_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-            )
+        self.ids = _read_list(listing) if listing is not None else self.folder.names()
         self.ids = self.ids[:frames]
         if not self.ids:
             raise DatasetError(f"{self.root}: no frames for split {split!r}")
@@ -206,48 +169,24 @@ class NYUDv2Folder(FrameSequence):
 
     def load(self, frame_id: str) -> RGBDSample:
         """One frame by id, at ``size`` if one was given."""
-        rgb_path = _find(self.rgb_dir, frame_id, (".png", ".jpg", ".jpeg"))
-        rgb = cv2.cvtColor(_read(rgb_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        depth_path = _find(self.depth_dir, frame_id, (".png", ".npy"))
-        depth = self._depth(depth_path)
+        paths = self.folder.paths(frame_id)
+        rgb = self.folder.read_rgb(paths.rgb)
+        depth = self.folder.read_depth(paths.depth)
         labels = None
-        label_path = None
-        if self.label_dir is not None:
-            label_path = _find(self.label_dir, frame_id, (".png",))
-            raw = _read(label_path, cv2.IMREAD_UNCHANGED)
-            if raw.ndim != 2:
-                raise DatasetError(
-                    f"{label_path}: labels must be a single-channel image, got shape {raw.shape}"
-                )
-            labels = check_labels(raw, self.label_offset, str(label_path))
+        if paths.labels is not None:
+            labels = check_labels(self.folder.read_labels(paths.labels), self.label_offset, str(paths.labels))
         for path, shape in (
-            (depth_path, depth.shape),
-            (label_path, None if labels is None else labels.shape),
+            (paths.depth, depth.shape),
+            (paths.labels, None if labels is None else labels.shape),
         ):
             if shape is not None and shape != rgb.shape[:2]:
                 raise DatasetError(
-                    f"{path}: size {shape[::-1]} differs from {rgb_path} {rgb.shape[1::-1]} (W, H)"
+                    f"{path}: size {shape[::-1]} differs from {paths.rgb} {rgb.shape[1::-1]} (W, H)"
                 )
-        sample = check_sample(RGBDSample(rgb, depth, labels, kinect_intrinsics(rgb.shape[:2])), str(rgb_path))
+        sample = check_sample(
+            RGBDSample(rgb, depth, labels, kinect_intrinsics(rgb.shape[:2])), str(paths.rgb)
+        )
         return sample if self.size is None else fit(sample, self.size)
-
-    def _depth(self, path: Path) -> np.ndarray:
-        if path.suffix == ".npy":
-            try:
-                depth = np.load(path)
-            except (OSError, ValueError) as err:
-                raise DatasetError(f"cannot read depth {path}: {err}") from err
-            if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
-                raise DatasetError(
-                    f"{path}: depth .npy must be (H, W) float metres, got {depth.shape} {depth.dtype}"
-                )
-            return np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        raw = _read(path, cv2.IMREAD_UNCHANGED)
-        if raw.dtype != np.uint16 or raw.ndim != 2:
-            raise DatasetError(
-                f"{path}: depth PNG must be 16-bit single channel, got {raw.dtype} {raw.shape}"
-            )
-        return (raw.astype(np.float32) / np.float32(self.depth_scale)).astype(np.float32)
 
 
 class NYUDv2Mat(FrameSequence):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asymfusion_ros.inference.backends import check_inputs, label_dtype
+from asymfusion_ros.inference.base import check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.model_bundle import INPUT_NAMES, OUTPUT_NAMES, read_onnx_info
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from asymfusion_ros.fusion.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from asymfusion_ros.inference.backends import Precision, check_inputs, label_dtype
+from asymfusion_ros.inference.base import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.model_bundle import BundleInfo
 

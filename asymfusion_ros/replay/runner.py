@@ -39,7 +39,7 @@ from asymfusion_ros.bags import (
     typestore,
 )
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
-from asymfusion_ros.inference.backends import BackendKind, Precision
+from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay.report import ReplayReport, summary_lines, write_report
 from asymfusion_ros.ros import frames, messages, outputs

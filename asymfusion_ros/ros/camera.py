@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from asymfusion_ros.cli.args import image_size
-from asymfusion_ros.data.sample import KINECT_K, KINECT_SIZE, RGBDSample, scale_intrinsics
+from asymfusion_ros.data.folder import RGBDFolder
+from asymfusion_ros.data.sample import DatasetError, RGBDSample, kinect_intrinsics, scale_intrinsics
 from asymfusion_ros.ros import messages
 
 DEFAULT_FRAME_ID = "camera_color_optical_frame"
@@ -39,38 +40,24 @@ def synthetic_frames(size: tuple[int, int], count: int, seed: int = 0) -> list[R
 def folder_frames(
     folder: Path, size: tuple[int, int] | None, depth_scale: float, k: np.ndarray | None = None
 ) -> list[RGBDSample]:
-    """RGB/depth PNG pairs ``folder/rgb/NAME.png`` + ``folder/depth/NAME.png`` (NYUv2 layout).
+    """The colour/depth pairs of an RGB-D folder (data/folder.py: ``rgb/NAME.png``, ``depth/NAME.png``).
 
     Depth PNGs hold ``depth_scale`` metres per unit (0.001: millimetres; NYUv2 samples:
     0.0002). K defaults to the NYUv2 (Kinect) camera scaled to the image size.
     """
-    rgb_files = sorted((folder / "rgb").glob("*.png"))
-    pairs = [(f, folder / "depth" / f.name) for f in rgb_files if (folder / "depth" / f.name).is_file()]
-    if not pairs:
-        raise CameraError(f"no rgb/NAME.png with a matching depth/NAME.png in {folder}")
+    try:
+        pairs = list(RGBDFolder(folder, depth_scale).camera_frames())
+    except DatasetError as err:
+        raise CameraError(str(err)) from err
     frames = []
-    for rgb_path, depth_path in pairs:
-        bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
-        raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
-        if bgr is None or raw is None or raw.ndim != 2:
-            raise CameraError(
-                f"unreadable pair {rgb_path} / {depth_path} (need colour PNG + 1-channel depth PNG)"
-            )
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
-        depth_m: np.ndarray = raw.astype(np.float32) * np.float32(depth_scale)
-        frame_k = k if k is not None else _kinect_k(rgb.shape[:2])
+    for rgb, depth_m in pairs:
+        frame_k = k if k is not None else kinect_intrinsics(rgb.shape[:2])
         if size is not None and size != rgb.shape[:2]:
             frame_k = scale_intrinsics(frame_k, size[1] / rgb.shape[1], size[0] / rgb.shape[0])
             rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
             depth_m = cv2.resize(depth_m, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-        if depth_m.shape != rgb.shape[:2]:
-            depth_m = cv2.resize(depth_m, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
         frames.append(RGBDSample(rgb, depth_m, None, frame_k))
     return frames
-
-
-def _kinect_k(shape: tuple[int, int]) -> np.ndarray:
-    return scale_intrinsics(KINECT_K, shape[1] / KINECT_SIZE[1], shape[0] / KINECT_SIZE[0])
 
 
 class FramePublisher:

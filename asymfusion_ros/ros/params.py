@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from asymfusion_ros.inference.backends import BackendKind, Precision
+from asymfusion_ros.inference.base import BackendKind, Precision
 
 
 class ParameterError(ValueError):

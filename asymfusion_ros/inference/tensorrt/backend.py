@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import tensorrt as trt
 
-from asymfusion_ros.inference.backends import Precision, check_inputs, label_dtype
+from asymfusion_ros.inference.base import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
 from asymfusion_ros.inference.files import sha256_file, write_atomically
 from asymfusion_ros.inference.model_bundle import (
@@ -38,7 +38,7 @@ from asymfusion_ros.inference.model_bundle import (
     read_sidecar,
     sidecar_path,
 )
-from asymfusion_ros.inference.tensorrt.calibration import calibration_frames, fingerprint
+from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, calibration_frames
 from asymfusion_ros.inference.tensorrt.cuda_memory import CudaSession, GpuInfo, cuda_api
 from asymfusion_ros.inference.tensorrt.engine_cache import EngineCache, EngineKey
 
@@ -53,14 +53,6 @@ class BuildResult(NamedTuple):
     path: Path
     seconds: float
     cached: bool
-
-
-class CalibrationSource(NamedTuple):
-    """Where INT8 calibration frames come from (a folder or a bag) and how to read them."""
-
-    path: Path
-    limit: int = 200
-    depth_scale: float = 0.001
 
 
 def _input_shapes(onnx_path: Path) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -200,10 +192,7 @@ def build_engine(
             f"INT8 needs calibration frames: `asymfusion build-engine {onnx_path} --precision int8 "
             "--calib DIR_OR_BAG` builds the engine once, later loads find it in the cache"
         )
-    calib_id = (
-        fingerprint(calibration.path, calibration.limit, calibration.depth_scale) if calibration else ""
-    )
-    key = engine_key(onnx_path, precision, gpu, calib_id)
+    key = engine_key(onnx_path, precision, gpu, calibration.fingerprint if calibration else "")
     cached = cache.lookup(key, onnx_path.stem)
     if cached is not None:
         return BuildResult(cached, 0.0, True)
@@ -219,12 +208,7 @@ def build_engine(
             timing_path = cache.timing_cache_path(key)
             _load_timing_cache(config, timing_path)
             if calibration is not None and precision is Precision.INT8:
-                frames = calibration_frames(
-                    calibration.path,
-                    info.input_size,
-                    limit=calibration.limit,
-                    depth_scale=calibration.depth_scale,
-                )
+                frames = calibration_frames(calibration.frames, info.input_size, limit=calibration.limit)
                 config.int8_calibrator = EntropyCalibrator(
                     frames, session, info.input_size, cache.calibration_cache_path(key, onnx_path.stem)
                 )

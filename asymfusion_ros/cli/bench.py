@@ -22,7 +22,7 @@ import numpy as np
 
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.geometry import colorize, labeled_points, overlay
-from asymfusion_ros.inference.backends import BackendKind, Precision
+from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model

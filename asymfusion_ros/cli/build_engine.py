@@ -1,8 +1,10 @@
 """``asymfusion build-engine MODEL.onnx``: build (or find cached) the TensorRT engine of a bundle.
 
 Prints where the engine went and how long the build took. Engines live in the cache (see
-engine_cache.py); ``-o`` also copies one, with its metadata sidecar, to a path of your choice
-(an engine is only valid on the TensorRT version and GPU model it was built with).
+inference/tensorrt/engine_cache.py); ``-o`` also copies one, with its metadata sidecar, to a
+path of your choice (an engine is only valid on the TensorRT version and GPU model it was
+built with). INT8 calibration frames come from a folder (data/folder.py) or a rosbag
+(bags/frames.py), chosen here and handed to the builder as an iterator.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ import argparse
 import shutil
 from pathlib import Path
 
-from asymfusion_ros.inference.backends import Precision
+from asymfusion_ros.bags.frames import bag_frames, is_bag
+from asymfusion_ros.bags.io import BagReadError
+from asymfusion_ros.data.folder import RGBDFolder
+from asymfusion_ros.data.sample import DatasetError
+from asymfusion_ros.inference.base import Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.model_bundle import sidecar_path
+from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, fingerprint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,23 +40,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="also copy the engine (and its .json sidecar) here")
 
 
+def calibration_source(source: Path, limit: int, depth_scale: float) -> CalibrationSource:
+    """The frames of a calibration folder or bag (read lazily), with their engine-key fingerprint."""
+    if not source.exists():
+        raise BackendError(f"calibration source not found: {source}")
+    if is_bag(source):
+        frames = bag_frames(source, depth_scale)
+    else:
+        try:
+            frames = RGBDFolder(source, depth_scale).camera_frames()
+        except DatasetError as err:
+            raise BackendError(f"no calibration frames: {err}") from err
+    return CalibrationSource(frames, fingerprint(source, limit, depth_scale), limit)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import tensorrt  # noqa: F401
     except ImportError as err:
         print(f"error: TensorRT is not importable here ({err}); build engines on the target (Jetson/GPU)")
         return 1
-    from asymfusion_ros.inference.tensorrt.backend import CalibrationSource, build_engine
+    from asymfusion_ros.inference.tensorrt.backend import build_engine
 
     if not args.model.is_file():
         print(f"error: model file not found: {args.model}")
         return 1
-    calibration = CalibrationSource(args.calib, args.calib_frames, args.depth_scale) if args.calib else None
     try:
+        calibration = (
+            calibration_source(args.calib, args.calib_frames, args.depth_scale) if args.calib else None
+        )
         result = build_engine(
             args.model, precision=Precision(args.precision), device=args.device, calibration=calibration
         )
-    except BackendError as err:
+    except (BackendError, BagReadError) as err:  # BagReadError: a calibration bag, read while building
         print(f"error: {err}")
         return 1
     path = result.path

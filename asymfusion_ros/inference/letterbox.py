@@ -1,0 +1,75 @@
+"""Between camera and network size: where a frame goes in the network input, and back.
+
+Resizing in: RGB by area averaging when shrinking (linear when enlarging), depth by nearest
+neighbour (averaging would invent depths across object edges and blend in invalid zeros).
+Labels and confidence come back by nearest neighbour, so a label is always one the network
+predicted, never an interpolated id.
+
+Aspect ratio: when the camera's and the network's aspect ratios agree within 1 % the frame is
+resized as a whole. Otherwise it is *letterboxed*: scaled to fit inside the network input
+without distortion and centred, the border padded with black RGB and invalid (0) depth; only
+the window that holds the image is mapped back. This keeps the camera's whole field of view
+labelled (a centre crop would leave the borders without labels) and keeps object shapes as the
+network was trained on them (a plain stretch would not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+ASPECT_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Where a camera frame goes inside the network input: a (top, left, height, width) window."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    @property
+    def whole(self) -> bool:
+        """True when the frame fills the whole input (aspect ratios agree): no border."""
+        return self.top == 0 and self.left == 0
+
+    @classmethod
+    def of(cls, camera: tuple[int, int], network: tuple[int, int]) -> Fit:
+        """The window of a ``camera`` (H, W) frame inside a ``network`` (H, W) input."""
+        (ch, cw), (nh, nw) = camera, network
+        if abs((cw / ch) / (nw / nh) - 1.0) <= ASPECT_TOLERANCE:
+            return cls(0, 0, nh, nw)
+        scale = min(nh / ch, nw / cw)
+        height, width = min(nh, round(ch * scale)), min(nw, round(cw * scale))
+        return cls((nh - height) // 2, (nw - width) // 2, height, width)
+
+
+def to_network(
+    rgb: np.ndarray, depth_m: np.ndarray, fit: Fit, input_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A camera frame resized (and letterboxed if ``fit`` says so) to the network input."""
+    size = (fit.width, fit.height)  # cv2 takes (width, height)
+    if rgb.shape[:2] != (fit.height, fit.width):
+        shrinking = fit.height * fit.width < rgb.shape[0] * rgb.shape[1]
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        depth_m = cv2.resize(depth_m, size, interpolation=cv2.INTER_NEAREST)
+    if fit.whole:
+        return np.ascontiguousarray(rgb), np.ascontiguousarray(depth_m)
+    net_rgb = np.zeros((*input_size, 3), np.uint8)
+    net_depth = np.zeros(input_size, np.float32)
+    window = (slice(fit.top, fit.top + fit.height), slice(fit.left, fit.left + fit.width))
+    net_rgb[window] = rgb
+    net_depth[window] = depth_m
+    return net_rgb, net_depth
+
+
+def to_camera(plane: np.ndarray, fit: Fit, camera: tuple[int, int]) -> np.ndarray:
+    """A network-size output plane cut to ``fit``'s window and resized, nearest, to ``camera`` (H, W)."""
+    window = plane[fit.top : fit.top + fit.height, fit.left : fit.left + fit.width]
+    if window.shape == camera:
+        return np.ascontiguousarray(window)
+    return cv2.resize(window, (camera[1], camera[0]), interpolation=cv2.INTER_NEAREST)
