@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import subprocess
@@ -129,6 +130,28 @@ def test_onnxruntime_path_never_imports_torch(tiny_onnx: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_inference_imports_nothing_above_it() -> None:
+    """Callers hand frames in: no module of inference/ reads bags, folders or ROS messages."""
+    above = ("bags", "cli", "data", "replay", "ros", "training")
+    found = []
+    for path in (Path(__file__).resolve().parent.parent / "asymfusion_ros" / "inference").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [
+                    f"{node.module}.{alias.name}" for alias in node.names
+                ]  # from asymfusion_ros import data
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.split(".")[:2] in (["asymfusion_ros", a] for a in above)
+            ]
+    assert found == []
 
 
 def test_segmenter_letterboxes_a_camera_of_another_aspect(ort_backend: Backend) -> None:

@@ -52,4 +52,5 @@ def bag_frames(path: Path, depth_scale: float = 0.001) -> Iterator[tuple[np.ndar
                     raise BagReadError(
                         f"{path}: an image on {', '.join(streams)} is unusable: {err}"
                     ) from err
-                yield rgb, frames.depth_like(depth_m, rgb.shape[:2])[0]
+                depth_m, _problems = frames.depth_like(depth_m, rgb.shape[:2])  # none to count here
+                yield rgb, depth_m

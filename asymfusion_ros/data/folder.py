@@ -46,7 +46,7 @@ def _subdir(root: Path, names: tuple[str, ...]) -> Path:
     raise DatasetError(f"{root}: no {' / '.join(names)} folder")
 
 
-def read_image(path: Path, flags: int) -> np.ndarray:
+def _read_image(path: Path, flags: int) -> np.ndarray:
     """``cv2.imread`` that raises instead of returning None."""
     image = cv2.imread(str(path), flags)
     if image is None:
@@ -87,7 +87,7 @@ class RGBDFolder:
 
     def read_rgb(self, path: Path) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
-        return np.ascontiguousarray(read_image(path, cv2.IMREAD_COLOR)[..., ::-1])
+        return np.ascontiguousarray(_read_image(path, cv2.IMREAD_COLOR)[..., ::-1])
 
     def read_depth(self, path: Path) -> np.ndarray:
         """(H, W) float32 metres, at the file's own size; holes 0."""
@@ -101,7 +101,7 @@ class RGBDFolder:
                     f"{path}: depth .npy must be (H, W) float metres, got {depth.shape} {depth.dtype}"
                 )
             return np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        raw = read_image(path, cv2.IMREAD_UNCHANGED)
+        raw = _read_image(path, cv2.IMREAD_UNCHANGED)
         if raw.dtype != np.uint16 or raw.ndim != 2:
             raise DatasetError(
                 f"{path}: depth PNG must be 16-bit single channel, got {raw.dtype} {raw.shape}"
@@ -110,7 +110,7 @@ class RGBDFolder:
 
     def read_labels(self, path: Path) -> np.ndarray:
         """(H, W) label ids exactly as stored (the dataset decides what they mean)."""
-        raw = read_image(path, cv2.IMREAD_UNCHANGED)
+        raw = _read_image(path, cv2.IMREAD_UNCHANGED)
         if raw.ndim != 2:
             raise DatasetError(f"{path}: labels must be a single-channel image, got shape {raw.shape}")
         return raw
