@@ -177,6 +177,31 @@ def test_corrupt_bags_fail_with_one_line(
     assert str(bag) in err and "Traceback" not in err
 
 
+def test_exit_status_is_two_for_usage_errors_only(
+    bags: dict[str, Path], tiny_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2: a bad option value, an --out that exists, a window outside the bag, an unknown model
+    name; 1: a model file that does not load. Each is one line on stderr, no traceback."""
+    model = ["--model", str(tiny_onnx), "--backend", "onnxruntime"]
+    (tmp_path / "taken").mkdir()
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx model")
+    cases = {
+        2: [
+            [*model, "--slop", "0"],
+            [*model, "--out", str(tmp_path / "taken")],
+            [*model, "--start", "100"],
+            ["--model", "no_such_model"],
+        ],
+        1: [["--model", str(broken), "--backend", "onnxruntime"]],
+    }
+    for status, options in cases.items():
+        for extra in options:
+            assert main(["replay", str(bags["mcap"]), *extra]) == status, extra
+            err = capsys.readouterr().err
+            assert err.startswith("replay: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
 def test_unfinished_mcap_gives_its_complete_part(tmp_path: Path, segmenter: Segmenter) -> None:
     """A recorder killed mid-write leaves neither metadata.yaml nor the MCAP summary: the
     complete chunks are still read."""

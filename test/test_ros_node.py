@@ -21,8 +21,8 @@ from ros_harness import OUTPUTS, Harness, wall_frame  # noqa: E402
 from asymfusion_ros.classes import ClassSet  # noqa: E402
 from asymfusion_ros.inference.pipeline import Segmenter  # noqa: E402
 from asymfusion_ros.ros import messages  # noqa: E402
-from asymfusion_ros.ros.diagnostics import Problem  # noqa: E402
 from asymfusion_ros.ros.node import SegmentationNode  # noqa: E402
+from asymfusion_ros.ros.problems import Problem  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -37,22 +37,19 @@ from rosbags.typesys.store import Typestore
 
 from asymfusion_ros.bags.mcap_salvage import SalvagedMcap, SalvageError
 
-# Everything the storage and (de)serialisation layers of rosbags raise for bad input.
-_STORAGE_ERRORS = (
+_READ_ERRORS = (
     AnyReaderError,
     Reader1Error,
     Reader2Error,
     SerdeError,
     TypesysError,
     sqlite3.DatabaseError,
+    SalvageError,
     OSError,
-    EOFError,
-    ValueError,
-    KeyError,
-    IndexError,
-    AssertionError,
-    TypeError,
 )
+"""What reading a bad file raises: rosbags' documented errors (its readers', (de)serialiser's
+and type system's), sqlite3's for a damaged .db3 that rosbags passes on, our MCAP salvage's,
+and the OS's for a file that cannot be read. Anything else is a bug of ours and surfaces."""
 
 _NO_DURATION = QosTime(sec=0x7FFFFFFF, nsec=0xFFFFFFFF)
 LATCHED_QOS = Qos(
@@ -133,7 +130,7 @@ class BagReader:
             reader.open()
         except FileNotFoundError as err:
             raise BagReadError(f"{self.path} is not a rosbag (directory, .mcap, .db3, .bag): {err}") from err
-        except _STORAGE_ERRORS as err:
+        except _READ_ERRORS as err:
             self._reader = self._salvage(err)
             return self
         self._reader = reader
@@ -154,7 +151,7 @@ class BagReader:
             raise BagReadError(reason) from err
         try:
             salvaged = SalvagedMcap(files[0])
-        except (SalvageError, *_STORAGE_ERRORS) as salvage_err:
+        except _READ_ERRORS as salvage_err:
             raise BagReadError(reason) from salvage_err
         if not any(c.msgcount for c in salvaged.connections):
             raise BagReadError(f"{reason}; no complete message in it") from err
@@ -167,7 +164,7 @@ class BagReader:
     ) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            with suppress(*_STORAGE_ERRORS):  # closing a broken file must not hide why we are here
+            with suppress(*_READ_ERRORS):  # closing a broken file must not hide why we are here
                 reader.close()
 
     @property
@@ -216,7 +213,7 @@ class BagReader:
             for conn, log_ns, raw in stream:
                 last_ns = log_ns
                 yield BagMessage(conn.topic, conn.msgtype, log_ns, raw, conn)
-        except _STORAGE_ERRORS as err:
+        except _READ_ERRORS as err:
             where = f"after t={last_ns} ns" if last_ns is not None else "at its start"
             self.read_error = f"bag {self.path} unreadable {where}: {err or type(err).__name__}"
 
@@ -232,7 +229,7 @@ class BagReader:
     def deserialize(self, message: BagMessage) -> Any:
         try:
             return self.reader.deserialize(message.raw, message.msgtype)
-        except _STORAGE_ERRORS as err:
+        except (AnyReaderError, SerdeError) as err:  # AnyReader wraps SerdeError, the salvage does not
             raise BagReadError(f"{message.topic} at t={message.log_ns} ns in {self.path}: {err}") from err
 
 

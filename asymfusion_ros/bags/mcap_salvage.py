@@ -28,7 +28,7 @@ SCHEMA, CHANNEL, MESSAGE, CHUNK = 0x03, 0x04, 0x05, 0x06
 
 
 class SalvageError(ValueError):
-    """Not an MCAP file, or not one written by ROS 2."""
+    """Not an MCAP file, not one written by ROS 2, or a record that does not parse."""
 
 
 class _Record(NamedTuple):
@@ -88,16 +88,10 @@ class SalvagedMcap:
         with path.open("rb") as stream:
             if stream.read(8) != MAGIC:
                 raise SalvageError(f"{path} is not an MCAP file")
-            for record in self._all(stream):
-                if record.opcode == SCHEMA:
-                    self._schema(record.body)
-                elif record.opcode == CHANNEL:
-                    self._channel(record.body)
-                elif record.opcode == MESSAGE:
-                    channel_id, _seq, log_time = struct.unpack_from("<HIQ", record.body, 0)
-                    self.counts[channel_id] = self.counts.get(channel_id, 0) + 1
-                    self.start_time = min(self.start_time, log_time)
-                    self.end_time = max(self.end_time, log_time + 1)
+            try:
+                self._index(stream)
+            except (struct.error, UnicodeDecodeError) as err:
+                raise SalvageError(f"{path}: a record does not parse: {err}") from err
         types = {}
         for name, encoding, text in self.schemas.values():
             types.update(
@@ -105,6 +99,18 @@ class SalvagedMcap:
             )
         self.typestore.register(types)
         self.connections = [c._replace(msgcount=self.counts.get(c.id, 0)) for c in self.channels.values()]
+
+    def _index(self, stream: BinaryIO) -> None:
+        for record in self._all(stream):
+            if record.opcode == SCHEMA:
+                self._schema(record.body)
+            elif record.opcode == CHANNEL:
+                self._channel(record.body)
+            elif record.opcode == MESSAGE:
+                channel_id, _seq, log_time = struct.unpack_from("<HIQ", record.body, 0)
+                self.counts[channel_id] = self.counts.get(channel_id, 0) + 1
+                self.start_time = min(self.start_time, log_time)
+                self.end_time = max(self.end_time, log_time + 1)
 
     def _all(self, stream: BinaryIO) -> Iterator[_Record]:
         for record in _records(stream):

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("asymfusion_ros.export.exporter", "export a checkpoint to a self-describing ONNX bundle"),
     "build-engine": ("asymfusion_ros.cli.build_engine", "build and cache a TensorRT engine"),
     "bench": ("asymfusion_ros.cli.bench", "per-stage latency and fps of the inference pipeline"),
-    "replay": ("asymfusion_ros.replay.runner", "run the segmenter over a rosbag, score it, write outputs"),
+    "replay": ("asymfusion_ros.replay.cli", "run the segmenter over a rosbag, score it, write outputs"),
     "make-bag": (
         "asymfusion_ros.replay.make_bag",
         "write a rosbag of synthetic RGB-D frames with ground truth",

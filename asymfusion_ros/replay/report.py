@@ -17,6 +17,7 @@ import numpy as np
 
 from asymfusion_ros import figures
 from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.stats import summarize_ms
 
 REPORT_FORMAT = "asymfusion_ros.replay_report/1"
@@ -37,7 +38,7 @@ class ReplayReport:
     frames: int = 0
     scored_frames: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    problems: Counter[str] = field(default_factory=Counter)
+    problems: Counter[Problem] = field(default_factory=Counter)
     stamps_ns: list[int] = field(default_factory=list)
     timings_ms: list[dict[str, float]] = field(default_factory=list)
     wall_s: float = 0.0
@@ -56,8 +57,8 @@ class ReplayReport:
         if len(self.warnings) < limit:
             self.warnings.append(message)
 
-    def problem(self, kind: str) -> None:
-        """Count a frame that was processed despite a fault (the node's diagnostics names)."""
+    def problem(self, kind: Problem) -> None:
+        """Count a frame that was processed despite a fault (keyed as the node's diagnostics)."""
         self.problems[kind] += 1
 
     def skip(self, reason: str, count: int = 1) -> None:
@@ -97,7 +98,7 @@ class ReplayReport:
             "backend": self.backend,
             "frames": self.frames,
             "skipped": dict(self.skipped),
-            "problems": dict(self.problems),
+            "problems": {kind.value: count for kind, count in self.problems.items()},
             "interrupted": self.interrupted,
             "warnings": self.warnings,
             "metrics": self.metrics(),
@@ -125,7 +126,7 @@ def summary_lines(report: ReplayReport) -> list[str]:
     for reason, count in sorted(report.skipped.items()):
         lines.append(f"skipped {count}: {reason}")
     for kind, count in sorted(report.problems.items()):
-        lines.append(f"processed despite {kind}: {count} frames")
+        lines.append(f"processed despite {kind.value}: {count} frames")
     lines.extend(f"warning: {w}" for w in report.warnings)
     scores = report.metrics()
     if scores is not None:
@@ -156,7 +157,7 @@ def _markdown(report: ReplayReport) -> str:
         out.append("")
     if report.problems:
         out += ["| processed despite | frames |", "| --- | --- |"]
-        out += [f"| {kind} | {count} |" for kind, count in sorted(report.problems.items())]
+        out += [f"| {kind.value} | {count} |" for kind, count in sorted(report.problems.items())]
         out.append("")
     out += [f"- warning: {w}" for w in report.warnings]
     scores = data["metrics"]

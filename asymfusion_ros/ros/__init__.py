@@ -1,5 +1,7 @@
-"""The ROS 2 adapter: message conversions, synchronisation, the node and its camera stand-in.
+"""The ROS 2 adapter: message conversions, synchronisation, the frame pipeline, the node.
 
-``messages``, ``frames`` and ``sync`` import no rclpy (replay uses them with rosbags); ``node``,
-``params``, ``diagnostics`` and ``camera`` do.
+rclpy-free (replay uses them with rosbags): ``problems`` (the fault vocabulary), ``messages``,
+``frames``, ``sync``, ``outputs``, ``frame_pipeline`` (the per-frame sequence node and replay
+share) and ``params`` (rclpy only inside its declaring functions). ``node``, ``diagnostics``,
+``camera`` and ``demo`` import rclpy.
 """

@@ -34,6 +34,7 @@ from asymfusion_ros.geometry import colorize
 from asymfusion_ros.resources import ResourceError, resolve_model
 from asymfusion_ros.ros import messages
 from asymfusion_ros.ros.camera import CameraError, synthetic_frames
+from asymfusion_ros.ros.problems import Problem
 
 READY_TIMEOUT_S = 180.0
 """Model loading can take minutes where TensorRT builds its engine on first use."""
@@ -225,18 +226,12 @@ class Observer:
             "frames_out": int(diag["frames_out"]),
             "drops": int(diag["drops"]),
             "failed": int(diag["failed"]),
-            "problems": {k: int(v) for k, v in diag.items() if k in _problem_names() and int(v)},
+            "problems": {p.value: int(diag[p.value]) for p in Problem if int(diag.get(p.value, 0))},
             "received": dict(self.counts),
             "classes_tagged": dict(self.tags_seen.most_common(12)),
             "snapshot": {name: self.latest[name].get(stamp) for name in ("overlay", "labels", "points")}
             | {"classes": self.classes},
         }
-
-
-def _problem_names() -> set[str]:
-    from asymfusion_ros.ros.diagnostics import Problem
-
-    return {p.value for p in Problem}
 
 
 def _write_snapshots(snapshot: dict[str, Any], out: Path, summary: dict[str, Any]) -> None:

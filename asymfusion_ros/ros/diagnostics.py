@@ -11,26 +11,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from enum import Enum
 from typing import NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.stats import summarize_ms
-
-
-class Problem(str, Enum):
-    """Each kind of bad input or failure the node survives; each has its own counter."""
-
-    UNSUPPORTED_ENCODING = "unsupported_encoding"
-    TRUNCATED_DATA = "truncated_data"
-    EMPTY_IMAGE = "empty_image"
-    BAD_MESSAGE = "bad_message"
-    MISSING_CAMERA_INFO = "missing_camera_info"
-    INVALID_DEPTH = "invalid_depth"
-    CLOCK_JUMP = "clock_jump"
-    SIZE_MISMATCH = "size_mismatch"
-    INFERENCE_ERROR = "inference_error"
 
 
 class Snapshot(NamedTuple):

@@ -22,30 +22,31 @@ import numpy as np
 
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.geometry import POINT_DTYPE, ClassTag
+from asymfusion_ros.ros.problems import Problem
 
 
 class MessageError(ValueError):
-    """A message that cannot be converted; ``problem`` names its diagnostics counter."""
+    """A message that cannot be converted; ``problem`` is the fault it counts as."""
 
-    problem = "bad_message"
+    problem: Problem = Problem.BAD_MESSAGE
 
 
 class EncodingError(MessageError):
     """An image encoding this reader does not handle."""
 
-    problem = "unsupported_encoding"
+    problem = Problem.UNSUPPORTED_ENCODING
 
 
 class TruncatedError(MessageError):
     """``step * height`` (or ``width * pixel size``) is more than the data holds."""
 
-    problem = "truncated_data"
+    problem = Problem.TRUNCATED_DATA
 
 
 class EmptyImageError(MessageError):
     """An image with zero width or height."""
 
-    problem = "empty_image"
+    problem = Problem.EMPTY_IMAGE
 
 
 class _Layout(NamedTuple):
@@ -316,6 +317,17 @@ def point_cloud_to_array(msg: Any) -> np.ndarray:
     return data[: count * POINT_DTYPE.itemsize].view(POINT_DTYPE).reshape(int(msg.height), int(msg.width))
 
 
+def _pose(factory: MessageFactory, position: Sequence[float]) -> Any:
+    """A Pose at ``position`` with the identity orientation, set explicitly: rclpy defaults the
+    quaternion's w to 1, rosbags (no defaults) to 0, and both must write the same bytes."""
+    x, y, z = (float(v) for v in position)
+    return factory.new(
+        "geometry_msgs/msg/Pose",
+        position=factory.new("geometry_msgs/msg/Point", x=x, y=y, z=z),
+        orientation=factory.new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+    )
+
+
 def build_class_tags(
     factory: MessageFactory,
     header: Any,
@@ -331,10 +343,17 @@ def build_class_tags(
     """
     marker_type = "visualization_msgs/msg/Marker"
     marker_cls = factory.lookup(marker_type)
-    markers = [factory.new(marker_type, header=header, ns="class_tags", action=marker_cls.DELETEALL)]
+    markers = [
+        factory.new(
+            marker_type,
+            header=header,
+            ns="class_tags",
+            action=marker_cls.DELETEALL,
+            pose=_pose(factory, (0.0, 0.0, 0.0)),
+        )
+    ]
     for tag in tags:
         red, green, blue = classes.colors[tag.label] if tag.label < len(classes) else (255, 255, 255)
-        x, y, z = (float(v) for v in tag.centroid)
         markers.append(
             factory.new(
                 marker_type,
@@ -343,11 +362,7 @@ def build_class_tags(
                 id=int(tag.label),
                 type=marker_cls.TEXT_VIEW_FACING,
                 action=marker_cls.ADD,
-                pose=factory.new(
-                    "geometry_msgs/msg/Pose",
-                    position=factory.new("geometry_msgs/msg/Point", x=x, y=y, z=z),
-                    orientation=factory.new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
-                ),
+                pose=_pose(factory, tag.centroid),
                 scale=factory.new("geometry_msgs/msg/Vector3", x=0.0, y=0.0, z=float(text_height_m)),
                 color=factory.new("std_msgs/msg/ColorRGBA", r=red / 255, g=green / 255, b=blue / 255, a=1.0),
                 text=f"{tag.name} ({tag.count})",

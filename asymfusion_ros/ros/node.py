@@ -5,6 +5,8 @@ the diagnostics timer; one worker thread decodes, segments and publishes the new
 synchronised frame. A frame the worker never got to is replaced by the next one and
 counted as a drop, so the executor never waits on inference and latency does not grow.
 
+Each frame goes through ``frame_pipeline.FramePipeline``, the sequence replay runs too; the
+node adds QoS, threads, the choice of outputs (enabled and subscribed) and publishing.
 Outputs carry the colour image's header. Depth of another size than colour is resized to
 it with nearest-neighbour (no invented depths at edges); K stays the colour camera's, so
 feed depth registered to colour (e.g. RealSense ``aligned_depth_to_color``).
@@ -37,9 +39,11 @@ from visualization_msgs.msg import MarkerArray
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
-from asymfusion_ros.ros import frames, messages, outputs, params
-from asymfusion_ros.ros.diagnostics import PipelineStats, Problem, Snapshot, diagnostic_array
-from asymfusion_ros.ros.sync import Synchronizer, create_sync
+from asymfusion_ros.ros import messages, params
+from asymfusion_ros.ros.diagnostics import PipelineStats, Snapshot, diagnostic_array
+from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline
+from asymfusion_ros.ros.problems import Problem
+from asymfusion_ros.ros.sync import DEPTH, RGB, Synchronizer, create_sync
 
 WARN_PERIOD_S = 5.0
 """Each kind of bad input is logged at most once per this many seconds (and always counted)."""
@@ -48,7 +52,6 @@ OUTPUT_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
-RGB, DEPTH = 0, 1  # synchroniser input indices
 
 
 class SyncedFrame(NamedTuple):
@@ -89,7 +92,7 @@ class LatestSlot:
 
 
 class SegmentationNode(Node):
-    """RGB-D semantic segmentation per DESIGN.md §5 (topics, parameters, diagnostics)."""
+    """RGB-D semantic segmentation: topics, parameters and diagnostics as the README lists them."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("asymfusion", **kwargs)
@@ -102,8 +105,7 @@ class SegmentationNode(Node):
             device=self._settings.device,
         )
         self.classes = self.segmenter.classes
-        self._palette = self.classes.palette()
-        self._factory = messages.rclpy_factory()
+        self._pipeline = FramePipeline(self.segmenter, messages.rclpy_factory())
         self.stats = PipelineStats()
         self._info: dict[str, str] = {
             "backend": self.segmenter.describe(),
@@ -112,13 +114,10 @@ class SegmentationNode(Node):
         }
         self._loggers = {p: rclpy.logging.get_logger(self.get_logger().name) for p in Problem}
 
+        types = {"points": PointCloud2, "class_tags": MarkerArray}
         self._pub = {
-            "labels": self.create_publisher(Image, "segmentation/labels", OUTPUT_QOS),
-            "color": self.create_publisher(Image, "segmentation/color", OUTPUT_QOS),
-            "overlay": self.create_publisher(Image, "segmentation/overlay", OUTPUT_QOS),
-            "confidence": self.create_publisher(Image, "segmentation/confidence", OUTPUT_QOS),
-            "points": self.create_publisher(PointCloud2, "segmentation/points", OUTPUT_QOS),
-            "class_tags": self.create_publisher(MarkerArray, "segmentation/class_tags", OUTPUT_QOS),
+            name: self.create_publisher(types.get(name, Image), f"segmentation/{name}", OUTPUT_QOS)
+            for name in OUTPUTS
         }
         self._classes_pub = self.create_publisher(String, "segmentation/classes", LATCHED_QOS)
         self._classes_pub.publish(String(data=self.classes.to_json()))
@@ -205,10 +204,6 @@ class SegmentationNode(Node):
             f"{problem.value} (#{count}): {detail}", throttle_duration_sec=WARN_PERIOD_S
         )
 
-    def _problems(self, found: Sequence[frames.FrameProblem]) -> None:
-        for problem in found:
-            self._problem(Problem(problem.problem), problem.detail)
-
     # -- worker side -------------------------------------------------------------------------
 
     def _work(self) -> None:
@@ -216,8 +211,8 @@ class SegmentationNode(Node):
             try:
                 self._process(frame)
                 continue
-            except messages.MessageError as err:
-                self._problem(Problem(err.problem), str(err))
+            except messages.MessageError as err:  # an undecodable input (frame_pipeline.InputError)
+                self._problem(err.problem, str(err))
             except BackendError as err:
                 self._problem(Problem.INFERENCE_ERROR, str(err))
             except Exception as err:  # the worker must outlive any one frame
@@ -227,42 +222,21 @@ class SegmentationNode(Node):
     def _process(self, frame: SyncedFrame) -> None:
         settings = self._settings
         # An output is computed only when enabled and somebody subscribes to it.
-        wants = {
-            name: bool(getattr(settings, f"publish_{name}")) and pub.get_subscription_count() > 0
+        wanted = {
+            name
             for name, pub in self._pub.items()
+            if getattr(settings, f"publish_{name}") and pub.get_subscription_count() > 0
         }
-        if not any(wants.values()):
+        if not wanted:
             self.stats.frame_skipped()
             return
-        rgb = messages.image_to_rgb(frame.rgb)
-        depth_m, found = frames.depth_like(
-            messages.image_to_depth_m(frame.depth, settings.depth_scale), rgb.shape[:2]
-        )
-        self._problems(found)
-        segmentation = self.segmenter.segment(rgb, depth_m)
-        header = frame.rgb.header
-        wanted = {name for name, wanted in wants.items() if wanted}
-        images = outputs.image_messages(
-            self._factory, header, rgb, segmentation, self._palette, settings, wanted
-        )
-        self._publish_all(images)
-
-        if wanted & set(outputs.CLOUD_OUTPUTS):
-            k, found = frames.intrinsics(self._camera_info, rgb.shape[:2])
-            self._problems(found)
-            if k is not None:
-                self._publish_all(
-                    outputs.cloud_messages(
-                        self._factory, header, rgb, depth_m, k, segmentation, self.classes, settings, wanted
-                    )
-                )
-
-        inference_ms = float(sum(segmentation.timings_ms.values()))
-        self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms)
-
-    def _publish_all(self, built: dict[str, Any]) -> None:
-        for name, msg in built.items():
+        done = self._pipeline.process(frame.rgb, frame.depth, self._camera_info, settings, wanted)
+        for problem in done.problems:
+            self._problem(problem.problem, problem.detail)
+        for name, msg in done.messages.items():
             self._pub[name].publish(msg)
+        inference_ms = float(sum(done.segmentation.timings_ms.values()))
+        self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms)
 
     def destroy_node(self) -> None:
         self._slot.close()

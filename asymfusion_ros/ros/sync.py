@@ -21,6 +21,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+RGB, DEPTH = 0, 1
+"""Input indices of the colour/depth synchroniser (node, replay and bag readers alike)."""
+
 
 class Synchronizer(Protocol):
     """Takes items one at a time; calls back with one item per input when they match."""

@@ -1,0 +1,145 @@
+"""``asymfusion replay BAG``: the command line of ``replay.runner`` (options, exit status).
+
+Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
+read or lacks a stream, a model that does not load, inference failing, no frame processed);
+2 a usage error (a bad option value, an unknown model name, an ambiguous topic or one named
+that the bag lacks, an ``--out`` that exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
+from asymfusion_ros.inference.base import BackendKind, Precision
+from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.replay.report import summary_lines
+from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
+from asymfusion_ros.ros.params import Settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", type=Path, help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag")
+    topics = parser.add_argument_group("topics (detected from message types and encodings when omitted)")
+    topics.add_argument(
+        "--rgb-topic", help="colour image (rgb8, bgr8, rgba8, bgra8; mono8 only when named here)"
+    )
+    topics.add_argument("--depth-topic", help="depth image (16UC1/mono16 in --depth-scale units, 32FC1 m)")
+    topics.add_argument("--info-topic", help="camera_info of the colour camera")
+    topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
+    parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
+    parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=Settings.backend)
+    parser.add_argument("--precision", choices=[p.value for p in Precision], default=Settings.precision)
+    parser.add_argument(
+        "--slop",
+        type=float,
+        default=Settings.sync_slop,
+        help="sync tolerance in seconds (the node's sync.slop)",
+    )
+    parser.add_argument(
+        "--queue-size", type=int, default=Settings.sync_queue_size, help="sync queue per input"
+    )
+    parser.add_argument(
+        "--depth-scale", type=float, default=Settings.depth_scale, help="metres per 16UC1 unit (node default)"
+    )
+    parser.add_argument("--start", type=float, help="seconds from the bag's start")
+    parser.add_argument("--end", type=float, help="seconds from the bag's start")
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--out", type=Path, help="write the node's outputs and the inputs to this new bag")
+    parser.add_argument("--out-format", choices=[f.value for f in BagFormat], default="mcap")
+    parser.add_argument("--namespace", help="of the output topics (default: first level of the colour topic)")
+    parser.add_argument("--report", type=Path, help="folder for report.json, report.md and figures")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+
+def _config(args: argparse.Namespace) -> ReplayConfig:
+    for name in ("slop", "queue_size", "max_frames", "depth_scale"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ReplayOptionError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    return ReplayConfig(
+        bag=args.bag,
+        rgb_topic=args.rgb_topic,
+        depth_topic=args.depth_topic,
+        info_topic=args.info_topic,
+        label_topic=args.label_topic,
+        start_s=args.start,
+        end_s=args.end,
+        max_frames=args.max_frames,
+        out=args.out,
+        out_format=BagFormat(args.out_format),
+        namespace=args.namespace,
+        report_dir=args.report,
+        progress=not args.json and sys.stderr.isatty(),
+        node=Settings(
+            model=args.model,
+            backend=args.backend,
+            precision=args.precision,
+            sync_queue_size=args.queue_size,
+            sync_slop=args.slop,
+            depth_scale=args.depth_scale,
+        ),
+    )
+
+
+@contextmanager
+def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets ``stop`` instead of raising mid-write, so the output bag is closed cleanly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"replay: {message}", file=sys.stderr)
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
+    """The exit status of the module docstring."""
+    from asymfusion_ros.inference.pipeline import Segmenter
+    from asymfusion_ros.resources import ResourceError, resolve_model
+
+    try:
+        cfg = _config(args)
+    except ReplayOptionError as err:
+        return _fail(2, str(err))
+    if cfg.out is not None and cfg.out.exists():
+        return _fail(2, f"{cfg.out} exists already, not overwriting")
+    try:
+        model_path = resolve_model(cfg.node.model)
+    except ResourceError as err:
+        return _fail(2, str(err))
+    try:
+        segmenter = Segmenter.from_path(model_path, backend=cfg.node.backend, precision=cfg.node.precision)
+    except BackendError as err:
+        return _fail(1, f"cannot load model {cfg.node.model}: {err}")
+    stop = threading.Event()
+    try:
+        with _interrupt_sets(stop):
+            report = replay(cfg, segmenter, stop=stop, model_name=model_path.name)
+    except (TopicChoiceError, ReplayOptionError) as err:
+        return _fail(2, str(err))
+    except BagReadError as err:
+        return _fail(1, str(err))
+    except BackendError as err:
+        return _fail(1, f"inference failed: {err}")
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(summary_lines(report)))
+    if report.frames == 0:
+        return _fail(1, "no frame could be processed (see the skipped counts)")
+    return 130 if report.interrupted else 0
