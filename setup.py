@@ -15,6 +15,7 @@ ROS_WHEELS = [
     "ros-kilted-geometry-msgs",
     "ros-kilted-visualization-msgs",
     "ros-kilted-diagnostic-msgs",
+    "ros-kilted-lifecycle-msgs",
 ]
 
 setup(
@@ -62,6 +63,7 @@ setup(
         "console_scripts": [
             "asymfusion = asymfusion_ros.cli:main",
             "asymfusion_node = asymfusion_ros.ros.node:main",
+            "asymfusion_lifecycle_node = asymfusion_ros.ros.lifecycle_node:main",
         ],
     },
 )

@@ -6,17 +6,24 @@
         camera_info_topic:=/camera/camera/color/camera_info rviz:=true
 
 Parameters come from ``params_file`` (default: the package's config/asymfusion.yaml); the
-``model``, ``backend`` and ``precision`` arguments override it. Only launch and launch_ros
-are imported: a plain ROS 2 install has both.
+``model``, ``backend`` and ``precision`` arguments override it. ``lifecycle:=true`` starts
+the managed node (``asymfusion_lifecycle_node``) instead and drives it from here:
+configure at start, activate once configured; later transitions are the operator's
+(``ros2 lifecycle set``). Only launch, launch_ros and lifecycle_msgs (a launch_ros
+dependency) are imported: a plain ROS 2 install has them.
 """
 
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.conditions import IfCondition, UnlessCondition
+from launch.events import matches_action
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
 
 PACKAGE = "asymfusion_ros"
 
@@ -31,7 +38,14 @@ ARGUMENTS = (
     ("params_file", "", "YAML parameters file (default: the package's config/asymfusion.yaml)"),
     ("use_sim_time", "false", "use /clock (bag playback)"),
     ("rviz", "false", "also start RViz with config/asymfusion.rviz"),
+    ("lifecycle", "false", "start the lifecycle node, configured and activated by this launch file"),
 )
+
+
+def change_state(node: LifecycleNode, transition_id: int, **kwargs: object) -> EmitEvent:
+    """An action asking ``node`` to take a lifecycle transition (launch_ros calls its ChangeState)."""
+    event = ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition_id)
+    return EmitEvent(event=event, **kwargs)
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -42,9 +56,8 @@ def generate_launch_description() -> LaunchDescription:
         for name, default, text in ARGUMENTS
     ]
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
-    node = Node(
+    node_options = dict(
         package=PACKAGE,
-        executable="asymfusion_node",
         name="asymfusion",
         namespace=LaunchConfiguration("namespace"),
         output="screen",
@@ -65,6 +78,22 @@ def generate_launch_description() -> LaunchDescription:
             ("rgb/camera_info", LaunchConfiguration("camera_info_topic")),
         ],
     )
+    lifecycle = LaunchConfiguration("lifecycle")
+    node = Node(executable="asymfusion_node", condition=UnlessCondition(lifecycle), **node_options)
+    managed = LifecycleNode(
+        executable="asymfusion_lifecycle_node", condition=IfCondition(lifecycle), **node_options
+    )
+    # Activate once configure succeeded (start_state: not again after an operator's deactivate).
+    activate_when_configured = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=managed,
+            start_state="configuring",
+            goal_state="inactive",
+            entities=[change_state(managed, Transition.TRANSITION_ACTIVATE)],
+        ),
+        condition=IfCondition(lifecycle),
+    )
+    configure = change_state(managed, Transition.TRANSITION_CONFIGURE, condition=IfCondition(lifecycle))
     rviz = Node(
         package="rviz2",
         executable="rviz2",
@@ -74,4 +103,4 @@ def generate_launch_description() -> LaunchDescription:
         parameters=[{"use_sim_time": use_sim_time}],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*args, node, rviz])
+    return LaunchDescription([*args, node, activate_when_configured, managed, configure, rviz])

@@ -17,6 +17,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
@@ -50,13 +51,24 @@ def wall_frame(height: int = 48, width: int = 64, depth_m: float = 2.0, seed: in
 
 
 class Harness:
-    """One SegmentationNode plus a probe, in ``namespace``, spun by a background executor."""
+    """One node (a SegmentationNode unless ``node_type`` says) plus a probe, in ``namespace``,
+    spun by a background executor; waits for the two to connect unless ``connect`` is False
+    (a lifecycle node has no topics before it is configured and activated)."""
 
-    def __init__(self, context: Any, model: Path, namespace: str, **overrides: Any) -> None:
+    def __init__(
+        self,
+        context: Any,
+        model: Path,
+        namespace: str,
+        *,
+        node_type: type[Node] = SegmentationNode,
+        connect: bool = True,
+        **overrides: Any,
+    ) -> None:
         self.context = context
         params = [Parameter("model", value=str(model)), Parameter("backend", value="onnxruntime")]
         params += [Parameter(name, value=value) for name, value in overrides.items()]
-        self.node = SegmentationNode(context=context, namespace=namespace, parameter_overrides=params)
+        self.node: Any = node_type(context=context, namespace=namespace, parameter_overrides=params)
         self.probe = rclpy.create_node("probe", namespace=namespace, context=context)
         self.camera = FramePublisher(self.probe)
         self.factory = messages.rclpy_factory()
@@ -81,10 +93,12 @@ class Harness:
         self.executor.add_node(self.probe)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
-        self.wait_for(self._connected, 10.0, "probe and node to discover each other")
+        if connect:
+            self.wait_for(self.connected, 10.0, "probe and node to discover each other")
 
-    def _connected(self) -> bool:
-        outputs = all(p.get_subscription_count() > 0 for p in self.node._pub.values())
+    def connected(self) -> bool:
+        """Every output has the probe as subscriber and every camera topic the node."""
+        outputs = all(p.get_subscription_count() > 0 for p in self.node.core.publishers.values())
         return outputs and self.camera.matched()
 
     def _recorder(self, name: str) -> Callable[[Any], None]:
@@ -116,7 +130,7 @@ class Harness:
                 self._cond.wait(min(left, 0.05))
 
     def problems(self) -> dict[str, int]:
-        return {p.value: n for p, n in self.node.stats.snapshot().problems.items()}
+        return {p.value: n for p, n in self.node.core.stats.snapshot().problems.items()}
 
     def stamp(self) -> int:
         return int(self.probe.get_clock().now().nanoseconds)

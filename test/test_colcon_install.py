@@ -46,8 +46,9 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_colcon_installs_node_launch_and_config(install: Path) -> None:
-    node = install / "lib" / PACKAGE / "asymfusion_node"
-    assert node.is_file() and os.access(node, os.X_OK)
+    for executable in ("asymfusion_node", "asymfusion_lifecycle_node"):
+        node = install / "lib" / PACKAGE / executable
+        assert node.is_file() and os.access(node, os.X_OK), executable
     share = install / "share" / PACKAGE
     for relative in ("package.xml", "launch/asymfusion.launch.py", "config/asymfusion.yaml",
                      "config/asymfusion.rviz", "config/classes/nyu40.yaml"):  # fmt: skip

@@ -8,6 +8,8 @@ import sys
 
 RCLPY_MODULES = {
     "asymfusion_ros.ros.node",
+    "asymfusion_ros.ros.node_core",
+    "asymfusion_ros.ros.lifecycle_node",
     "asymfusion_ros.ros.diagnostics",
     "asymfusion_ros.ros.camera",
     "asymfusion_ros.ros.demo",

@@ -1,5 +1,6 @@
-"""launch/asymfusion.launch.py without launch installed: it compiles, imports only launch and
-launch_ros, declares the arguments the README documents, and remaps the node's inputs."""
+"""launch/asymfusion.launch.py without launch installed: it compiles, imports only launch,
+launch_ros and lifecycle_msgs, declares the arguments the README documents, and remaps the
+node's inputs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 LAUNCH = REPO / "launch" / "asymfusion.launch.py"
 EXPECTED_ARGUMENTS = {
     "model", "backend", "precision", "rgb_topic", "depth_topic", "camera_info_topic",
-    "namespace", "params_file", "use_sim_time", "rviz",
+    "namespace", "params_file", "use_sim_time", "rviz", "lifecycle",
 }  # fmt: skip
 
 
@@ -25,14 +26,14 @@ def test_launch_file_compiles(tmp_path: Path) -> None:
     py_compile.compile(str(LAUNCH), cfile=str(tmp_path / "launch.pyc"), doraise=True)
 
 
-def test_launch_file_imports_only_launch_and_launch_ros() -> None:
+def test_launch_file_imports_only_launch_launch_ros_and_lifecycle_msgs() -> None:
     modules = set()
     for node in ast.walk(tree()):
         if isinstance(node, ast.ImportFrom) and node.module:
             modules.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
-    assert modules <= {"launch", "launch_ros"}, modules
+    assert modules <= {"launch", "launch_ros", "lifecycle_msgs"}, modules
 
 
 def test_launch_arguments_and_remappings() -> None:
@@ -47,6 +48,9 @@ def test_launch_arguments_and_remappings() -> None:
     for topic in ("rgb/image", "depth/image", "rgb/camera_info"):
         assert f'("{topic}", LaunchConfiguration(' in source, topic
     assert '"asymfusion_node"' in source and '"asymfusion.rviz"' in source and '"asymfusion.yaml"' in source
+    # lifecycle:=true: the managed node, configured at start and activated once configured
+    assert '"asymfusion_lifecycle_node"' in source
+    assert "Transition.TRANSITION_CONFIGURE" in source and "Transition.TRANSITION_ACTIVATE" in source
 
 
 def test_params_file_matches_the_node_parameters() -> None:

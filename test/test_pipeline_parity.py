@@ -80,7 +80,7 @@ def _send(harness: Harness, info: Any, depth: Any, rgb: Any) -> None:
     stamp = stamp_to_ns(rgb.header.stamp)
     for _ in range(20):
         harness.camera.publish_messages(info=info)
-        harness.wait_for(lambda: harness.node._camera_info is not None, 5.0, "camera_info at the node")
+        harness.wait_for(lambda: harness.node.core._camera_info is not None, 5.0, "camera_info at the node")
         harness.camera.publish_messages(rgb=rgb, depth=depth)
         try:
             harness.wait_for(lambda: all(stamp in harness.received[n] for n in OUTPUTS), 0.5, "outputs")

@@ -12,7 +12,7 @@ rclpy = pytest.importorskip("rclpy")
 
 from ros_harness import Harness, wall_frame  # noqa: E402
 
-from asymfusion_ros.ros.node import LatestSlot, SyncedFrame  # noqa: E402
+from asymfusion_ros.ros.node_core import LatestSlot, SyncedFrame  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -49,7 +49,7 @@ def test_latest_slot_replaces_and_counts() -> None:
 def test_60hz_for_4s(harness: Harness) -> None:
     frames = [wall_frame(240, 320, seed=i) for i in range(4)]
     harness.send(frames[0], ("overlay", "points"))  # warm-up: first inference, first allocations
-    stats = harness.node.stats
+    stats = harness.node.core.stats
     start_out = stats.snapshot().frames_out
     received_before = harness.counts["overlay"]
 

@@ -90,8 +90,9 @@ def test_every_output_carries_the_input_header_and_camera_size(
 
 def test_classes_are_latched_json(harness: Harness) -> None:
     harness.wait_for(lambda: bool(harness.classes), 5.0, "segmentation/classes")
-    assert ClassSet.from_json(harness.classes[-1]) == harness.node.classes
-    assert json.loads(harness.classes[-1])["classes"][0]["name"] == harness.node.classes.names[0]
+    classes = harness.node.core.segmenter.classes
+    assert ClassSet.from_json(harness.classes[-1]) == classes
+    assert json.loads(harness.classes[-1])["classes"][0]["name"] == classes.names[0]
 
 
 def test_diagnostics_report_rates_and_every_counter(harness: Harness) -> None:
@@ -352,13 +353,13 @@ def test_frames_are_not_segmented_when_every_output_is_off(harness: Harness) -> 
 
     node = harness.node
     toggles = [f"publish.{name}" for name in OUTPUTS]
-    before = node.stats.snapshot().skipped
+    before = node.core.stats.snapshot().skipped
     assert all(r.successful for r in node.set_parameters([Parameter(t, value=False) for t in toggles]))
     try:
         stamp = send_until(
             harness,
             lambda s: good_frame(harness, s),
-            lambda s: node.stats.snapshot().skipped > before,
+            lambda s: node.core.stats.snapshot().skipped > before,
             "a skipped frame",
         )
         assert all(stamp not in harness.received[name] for name in OUTPUTS)
@@ -378,6 +379,6 @@ def test_the_shipped_default_model_runs(context: Any) -> None:
     try:
         stamp = h.send(wall_frame(96, 128), ("labels", "points"))
         assert h.received["labels"][stamp].width == 128
-        assert "asymfusion_r18_synthetic" in h.node._info["model"]
+        assert "asymfusion_r18_synthetic" in h.node.core.info["model"]
     finally:
         h.close()
