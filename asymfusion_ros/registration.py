@@ -1,0 +1,108 @@
+"""Depth registered to the colour camera, as ``depth_image_proc/register`` does, in numpy.
+
+Several drivers publish depth in the depth camera's own frame (Azure Kinect ``depth/image_raw``,
+RealSense without ``align_depth``, OpenNI ``depth/image_raw``); pairing its pixels with colour
+pixels by resizing is wrong wherever the two cameras differ. Registration moves every depth
+pixel into the colour image: back-project with the depth K, transform by the depth->colour
+extrinsic, project with the colour K, keep the nearest surface where several land on one pixel
+(ros-perception/image_pipeline, ``depth_image_proc/src/register.cpp``, without its
+``fill_upsampling_holes`` option).
+
+Geometry only: no messages, no rclpy. Frames are optical (REP 103: x right, y down, z forward),
+lengths metres, and ``depth_to_colour`` is the 4x4 matrix that maps a point in the depth frame
+to the colour frame (tf2's ``lookupTransform(colour_frame, depth_frame)``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+import numpy as np
+
+
+class DepthRegistration(enum.Enum):
+    """What to do with depth that is not in the colour camera's pixels (parameter and preset)."""
+
+    AUTO = "auto"  # register it when detected
+    ASSUME_REGISTERED = "assume_registered"  # trust the driver (aligned depth), never check
+    OFF = "off"  # refuse unregistered depth with a message naming the driver's alignment option
+
+
+class PinholeCamera(NamedTuple):
+    """What a camera_info says about one image stream: frame, 3x3 K, size in pixels."""
+
+    frame_id: str
+    k: np.ndarray
+    width: int
+    height: int
+
+
+def unregistered_reason(
+    depth: PinholeCamera, colour: PinholeCamera, *, k_tolerance_px: float = 1e-3
+) -> str | None:
+    """Why ``depth`` pixels are not ``colour`` pixels, or None when they are (same frame, K, size)."""
+    if depth.frame_id != colour.frame_id:
+        return f"depth frame {depth.frame_id!r} is not the colour frame {colour.frame_id!r}"
+    if (depth.width, depth.height) != (colour.width, colour.height):
+        return f"depth is {depth.width}x{depth.height}, colour {colour.width}x{colour.height}"
+    if not np.allclose(np.asarray(depth.k, float), np.asarray(colour.k, float), rtol=0, atol=k_tolerance_px):
+        return "depth and colour camera_info have different intrinsics K"
+    return None
+
+
+def _intrinsics(k: np.ndarray, name: str) -> tuple[float, float, float, float]:
+    k = np.asarray(k, dtype=np.float64)
+    if k.shape != (3, 3):
+        raise ValueError(f"{name} K must be 3x3, got shape {k.shape}")
+    fx, fy, cx, cy = float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
+    if not (fx > 0 and fy > 0):
+        raise ValueError(f"{name} K must have positive focal lengths, got fx={fx}, fy={fy}")
+    return fx, fy, cx, cy
+
+
+def register_depth(
+    depth_m: np.ndarray,
+    depth_k: np.ndarray,
+    colour_k: np.ndarray,
+    colour_size: tuple[int, int],
+    depth_to_colour: np.ndarray,
+) -> np.ndarray:
+    """(H, W) depth in metres in the depth camera -> (height, width) float32 metres in the colour camera.
+
+    ``colour_size`` is (width, height), as camera_info and ``--size`` name images. Depth that is
+    0 or not finite is a hole and projects nowhere; colour pixels no depth pixel reaches are 0.
+    Each point lands on the nearest pixel (``floor(u + 0.5)``); points behind the colour camera
+    or outside its image are dropped; of several on one pixel the nearest (smallest z) wins.
+    """
+    if depth_m.ndim != 2:
+        raise ValueError(f"depth_m must be (H, W), got shape {depth_m.shape}")
+    transform = np.asarray(depth_to_colour, dtype=np.float64)
+    if transform.shape != (4, 4):
+        raise ValueError(f"depth_to_colour must be a 4x4 matrix, got shape {transform.shape}")
+    width, height = (int(v) for v in colour_size)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"colour_size must be positive (width, height), got {colour_size}")
+    dfx, dfy, dcx, dcy = _intrinsics(depth_k, "depth")
+    cfx, cfy, ccx, ccy = _intrinsics(colour_k, "colour")
+
+    z = np.asarray(depth_m, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        v, u = np.nonzero(np.isfinite(z) & (z > 0))
+    z = z[v, u]
+    points = np.stack([(u - dcx) * z / dfx, (v - dcy) * z / dfy, z])  # (3, N), depth frame
+    points = transform[:3, :3] @ points + transform[:3, 3:]
+    zc = points[2]
+    ahead = zc > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uc = np.floor(cfx * points[0] / zc + ccx + 0.5)
+        vc = np.floor(cfy * points[1] / zc + ccy + 0.5)
+    inside = ahead & (uc >= 0) & (uc < width) & (vc >= 0) & (vc < height)
+    target = vc[inside].astype(np.int64) * width + uc[inside].astype(np.int64)
+    registered = np.full(width * height, np.inf, dtype=np.float32)
+    np.minimum.at(registered, target, zc[inside].astype(np.float32))
+    registered[np.isinf(registered)] = 0.0
+    return registered.reshape(height, width)
+
+
+__all__ = ["DepthRegistration", "PinholeCamera", "register_depth", "unregistered_reason"]
