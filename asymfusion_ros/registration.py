@@ -39,15 +39,23 @@ class PinholeCamera(NamedTuple):
 
 
 def unregistered_reason(
-    depth: PinholeCamera, colour: PinholeCamera, *, k_tolerance_px: float = 1e-3
+    depth: PinholeCamera, colour: PinholeCamera, *, k_tolerance_px: float = 1.0
 ) -> str | None:
-    """Why ``depth`` pixels are not ``colour`` pixels, or None when they are (same frame, K, size)."""
+    """Why ``depth`` pixels are not ``colour`` pixels, or None when they are.
+
+    Registered means the same frame and the same K once scaled by the size ratio: depth
+    registered at a lower resolution (ZED's downscaled depth, say) is a resize, not a
+    reprojection, and registering it would leave holes between the sparser pixels.
+    """
     if depth.frame_id != colour.frame_id:
         return f"depth frame {depth.frame_id!r} is not the colour frame {colour.frame_id!r}"
-    if (depth.width, depth.height) != (colour.width, colour.height):
-        return f"depth is {depth.width}x{depth.height}, colour {colour.width}x{colour.height}"
-    if not np.allclose(np.asarray(depth.k, float), np.asarray(colour.k, float), rtol=0, atol=k_tolerance_px):
-        return "depth and colour camera_info have different intrinsics K"
+    scale = np.diag([depth.width / colour.width, depth.height / colour.height, 1.0])
+    expected = scale @ np.asarray(colour.k, dtype=np.float64)
+    if not np.allclose(np.asarray(depth.k, dtype=np.float64), expected, rtol=0, atol=k_tolerance_px):
+        return (
+            f"depth camera_info K (at {depth.width}x{depth.height}) is not the colour K "
+            f"(at {colour.width}x{colour.height}) scaled to that size"
+        )
     return None
 
 

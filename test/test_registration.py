@@ -121,13 +121,15 @@ def test_bad_arguments() -> None:
 def test_unregistered_reason() -> None:
     colour = PinholeCamera("camera_color_optical_frame", COLOUR_K, *COLOUR_SIZE)
     assert unregistered_reason(colour._replace(k=COLOUR_K.copy()), colour) is None
-    assert "frame" in (
-        unregistered_reason(colour._replace(frame_id="camera_depth_optical_frame"), colour) or ""
-    )
-    assert "80x60" in (unregistered_reason(colour._replace(width=80, height=60), colour) or "")
+    other_frame = unregistered_reason(colour._replace(frame_id="camera_depth_optical_frame"), colour)
+    assert "frame 'camera_depth_optical_frame'" in (other_frame or "")
     other_k = COLOUR_K.copy()
     other_k[0, 2] += 3.0
-    assert "intrinsics" in (unregistered_reason(colour._replace(k=other_k), colour) or "")
+    assert "not the colour K" in (unregistered_reason(colour._replace(k=other_k), colour) or "")
+    # The same K at another size: not registered. Half the size with K halved: registered (a resize).
+    assert "at 32x24" in (unregistered_reason(colour._replace(width=32, height=24), colour) or "")
+    half = np.diag([0.5, 0.5, 1.0]) @ COLOUR_K
+    assert unregistered_reason(PinholeCamera(colour.frame_id, half, 32, 24), colour) is None
 
 
 def test_modes_are_the_parameter_values() -> None:
