@@ -266,3 +266,10 @@ def test_builders_make_rosbags_messages() -> None:
     msg = c.build_compressed_image(factory, build_header(factory, 5, "cam"), fmt, data)
     assert msg.format == fmt and msg.header.frame_id == "cam"
     np.testing.assert_array_equal(c.compressed_to_depth_m(msg), c.compressed_to_depth_m(message(fmt, data)))
+
+
+def test_transport_topics_follow_image_transport() -> None:
+    base = "/camera/camera/color/image_raw"
+    assert c.transport_topic(base, c.Transport.RAW) == base
+    assert c.transport_topic(base, c.Transport.COMPRESSED) == f"{base}/compressed"
+    assert c.transport_topic("depth/image/", c.Transport.COMPRESSED_DEPTH) == "depth/image/compressedDepth"

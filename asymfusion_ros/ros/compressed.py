@@ -21,6 +21,7 @@ is dispatched through tables; no rclpy import.
 
 from __future__ import annotations
 
+import enum
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -30,6 +31,19 @@ import numpy as np
 
 from asymfusion_ros.ros import rvl
 from asymfusion_ros.ros.messages import EncodingError, MessageError, MessageFactory, _buffer
+
+
+class Transport(enum.Enum):
+    """image_transport transports the node can read (its ``rgb_transport``/``depth_transport``)."""
+
+    RAW = "raw"
+    COMPRESSED = "compressed"  # colour, JPEG or PNG
+    COMPRESSED_DEPTH = "compressedDepth"  # depth, PNG or RVL
+
+
+def transport_topic(base_topic: str, transport: Transport) -> str:
+    """The topic image_transport uses: the base for raw, ``<base>/<transport>`` otherwise."""
+    return base_topic if transport is Transport.RAW else f"{base_topic.rstrip('/')}/{transport.value}"
 
 
 class DecodeError(MessageError):
@@ -253,10 +267,12 @@ def build_compressed_image(factory: MessageFactory, header: Any, fmt: str, data:
 __all__ = [
     "CompressedFormat",
     "DecodeError",
+    "Transport",
     "build_compressed_image",
     "compressed_to_depth_m",
     "compressed_to_rgb",
     "encode_depth",
     "encode_rgb",
     "parse_format",
+    "transport_topic",
 ]
