@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -134,3 +136,11 @@ def test_unregistered_reason() -> None:
 
 def test_modes_are_the_parameter_values() -> None:
     assert [mode.value for mode in DepthRegistration] == ["auto", "assume_registered", "off"]
+
+
+def test_real_frame_with_no_extrinsic_is_unchanged(nyu_sample: Path) -> None:
+    """A real NYUv2 depth frame (35 % holes) registered onto itself: every pixel, hole and value, kept."""
+    raw = cv2.imread(str(sorted((nyu_sample / "depth").glob("*.png"))[0]), cv2.IMREAD_UNCHANGED)
+    depth = raw.astype(np.float32) / 5000
+    k = np.array([[518.8579, 0, 325.5824], [0, 519.4696, 253.7362], [0, 0, 1]])
+    np.testing.assert_array_equal(register_depth(depth, k, k, (640, 480), np.eye(4)), depth)
