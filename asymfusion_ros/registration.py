@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from asymfusion_ros.geometry import _check_k
+
 
 class DepthRegistration(enum.Enum):
     """What to do with depth that is not in the colour camera's pixels (parameter and preset)."""
@@ -60,13 +62,10 @@ def unregistered_reason(
 
 
 def _intrinsics(k: np.ndarray, name: str) -> tuple[float, float, float, float]:
-    k = np.asarray(k, dtype=np.float64)
-    if k.shape != (3, 3):
-        raise ValueError(f"{name} K must be 3x3, got shape {k.shape}")
-    fx, fy, cx, cy = float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
-    if not (fx > 0 and fy > 0):
-        raise ValueError(f"{name} K must have positive focal lengths, got fx={fx}, fy={fy}")
-    return fx, fy, cx, cy
+    try:
+        return _check_k(k)
+    except ValueError as err:
+        raise ValueError(f"{name} {err}") from err
 
 
 def register_depth(
