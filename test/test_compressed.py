@@ -13,6 +13,7 @@ import pytest
 from asymfusion_ros.ros import compressed as c
 from asymfusion_ros.ros import rvl
 from asymfusion_ros.ros.messages import EncodingError, MessageError
+from asymfusion_ros.ros.problems import Problem
 
 RNG = np.random.default_rng(0)
 
@@ -226,7 +227,7 @@ def test_corrupt_frames_raise_decode_error() -> None:
     for msg in cases:
         with pytest.raises(c.DecodeError) as caught:
             c.compressed_to_depth_m(msg) if "compressedDepth" in msg.format else c.compressed_to_rgb(msg)
-        assert caught.value.problem == "decode_error"
+        assert caught.value.problem is Problem.DECODE_ERROR
         assert isinstance(caught.value, MessageError)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from asymfusion_ros.ros import rvl
 from asymfusion_ros.ros.messages import EncodingError, MessageError, MessageFactory, _buffer
+from asymfusion_ros.ros.problems import Problem
 
 
 class Transport(enum.Enum):
@@ -49,7 +50,7 @@ def transport_topic(base_topic: str, transport: Transport) -> str:
 class DecodeError(MessageError):
     """Compressed bytes that do not decode to an image (corrupt, truncated, wrong codec)."""
 
-    problem = "decode_error"
+    problem = Problem.DECODE_ERROR
 
 
 class CompressedFormat(NamedTuple):
