@@ -289,3 +289,21 @@ def test_real_nyu_frames_round_trip(nyu_sample: Path) -> None:
         fmt, data = c.encode_rgb(rgb, "jpeg", quality=90)
         decoded = c.compressed_to_rgb(message(fmt, data))
         assert np.abs(decoded.astype(int) - rgb).mean() < 3.0
+
+
+@pytest.mark.parametrize("codec", ["png", "rvl"])
+def test_damaged_depth_frames_fail_cleanly(codec: str) -> None:
+    """Flipped and cut bytes give an image or a MessageError, never another exception."""
+    rng = np.random.default_rng(1)
+    fmt, data = c.encode_depth(depth_mm(30, 40), codec)
+    outcomes = {"decoded": 0, "refused": 0}
+    for trial in range(300):
+        damaged = bytearray(data[: len(data) - trial % 7 * 4] if trial % 2 else data)
+        for _ in range(int(rng.integers(1, 4))):
+            damaged[int(rng.integers(12, len(damaged)))] = int(rng.integers(0, 256))
+        try:
+            assert c.compressed_to_depth_m(message(fmt, bytes(damaged))).shape == (30, 40)
+            outcomes["decoded"] += 1
+        except MessageError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0

@@ -61,12 +61,14 @@ def _words_to_numbers(data: bytes) -> np.ndarray:
     nibbles = np.empty(2 * msb_first.size, dtype=np.uint8)
     nibbles[0::2], nibbles[1::2] = msb_first >> 4, msb_first & 0xF
     ends = np.flatnonzero(nibbles < 8)  # a number ends at a nibble without the "more" bit
+    if ends.size == 0:
+        return np.zeros(0, dtype=np.int64)
     starts = np.concatenate(([0], ends[:-1] + 1))
     lengths = ends - starts + 1
-    if lengths.size and lengths.max() > _MAX_NIBBLES:
+    if lengths.max() > _MAX_NIBBLES:
         raise RvlError(f"RVL number of {lengths.max()} nibbles (at most {_MAX_NIBBLES})")
     numbers = (nibbles[starts] & 7).astype(np.int64)
-    for k in range(1, int(lengths.max()) if lengths.size else 0):
+    for k in range(1, int(lengths.max())):
         longer = np.flatnonzero(lengths > k)
         numbers[longer] |= (nibbles[starts[longer] + k] & 7).astype(np.int64) << (3 * k)
     return numbers
