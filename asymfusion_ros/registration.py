@@ -51,6 +51,9 @@ def unregistered_reason(
     """
     if depth.frame_id != colour.frame_id:
         return f"depth frame {depth.frame_id!r} is not the colour frame {colour.frame_id!r}"
+    if min(depth.width, depth.height, colour.width, colour.height) <= 0:
+        sizes = f"depth {depth.width}x{depth.height}, colour {colour.width}x{colour.height}"
+        return f"a camera_info without a size ({sizes})"
     scale = np.diag([depth.width / colour.width, depth.height / colour.height, 1.0])
     expected = scale @ np.asarray(colour.k, dtype=np.float64)
     if not np.allclose(np.asarray(depth.k, dtype=np.float64), expected, rtol=0, atol=k_tolerance_px):

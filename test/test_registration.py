@@ -132,6 +132,7 @@ def test_unregistered_reason() -> None:
     assert "at 32x24" in (unregistered_reason(colour._replace(width=32, height=24), colour) or "")
     half = np.diag([0.5, 0.5, 1.0]) @ COLOUR_K
     assert unregistered_reason(PinholeCamera(colour.frame_id, half, 32, 24), colour) is None
+    assert "without a size" in (unregistered_reason(colour, colour._replace(width=0, height=0)) or "")
 
 
 def test_modes_are_the_parameter_values() -> None:
