@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from asymfusion_ros.geometry import _check_k
+from asymfusion_ros.geometry import pinhole_params
 
 
 class DepthRegistration(enum.Enum):
@@ -66,7 +66,7 @@ def unregistered_reason(
 
 def _intrinsics(k: np.ndarray, name: str) -> tuple[float, float, float, float]:
     try:
-        return _check_k(k)
+        return pinhole_params(k)
     except ValueError as err:
         raise ValueError(f"{name} {err}") from err
 

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from asymfusion_ros.ros import rvl
-from asymfusion_ros.ros.messages import EncodingError, MessageError, MessageFactory, _buffer
+from asymfusion_ros.ros.messages import EncodingError, MessageError, MessageFactory, byte_array
 from asymfusion_ros.ros.problems import Problem
 
 
@@ -108,7 +108,7 @@ _TO_RGB: dict[int, Callable[[np.ndarray, bool], np.ndarray]] = {
 
 
 def _imdecode(data: Any, what: str) -> np.ndarray:
-    buffer = _buffer(data)
+    buffer = byte_array(data)
     if buffer.size == 0:
         raise DecodeError(f"{what} holds no data")
     try:
@@ -212,7 +212,7 @@ def compressed_to_depth_m(msg: Any, depth_scale: float = 0.001) -> np.ndarray:
     to_m = _DEPTH_TO_M.get(parsed.encoding)
     if to_m is None:
         raise EncodingError(f"compressedDepth encoding {parsed.encoding!r} not supported (16UC1, 32FC1)")
-    data = _buffer(msg.data)
+    data = byte_array(msg.data)
     if data.size <= _CONFIG_HEADER.size:
         raise DecodeError(f"compressedDepth {fmt!r}: {data.size} bytes, not more than its 12-byte header")
     _, quant_a, quant_b = _CONFIG_HEADER.unpack(data[: _CONFIG_HEADER.size].tobytes())
