@@ -278,7 +278,7 @@ def test_calibration_errors_inside_tensorrt_are_kept_and_raised(tmp_path: Path) 
     feed.write_cache(b"partial scales")
     assert not cache_path.exists()  # partial scales would be reused by every later build
     with pytest.raises(
-        EngineBuildError, match=r"failed at frame 1 of 3: RuntimeError\('cudaMemcpyAsync failed'\)"
+        EngineBuildError, match=r"failed after 1 of 3 frames: RuntimeError\('cudaMemcpyAsync failed'\)"
     ) as err:
         feed.raise_error()
     assert isinstance(err.value.__cause__, RuntimeError)

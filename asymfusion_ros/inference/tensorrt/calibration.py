@@ -120,7 +120,7 @@ class CalibrationFeed:
         """Raise what feeding TensorRT raised (EngineBuildError, chained to it), if anything did."""
         if self.error is not None:
             raise EngineBuildError(
-                f"INT8 calibration failed at frame {self.served} of {len(self.frames)}: {self.error!r}"
+                f"INT8 calibration failed after {self.served} of {len(self.frames)} frames: {self.error!r}"
             ) from self.error
 
 
