@@ -10,13 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.stats import summarize_ms
+
+INPUT_STAGES = ("decompress", "register")
+"""Input stages of the frame pipeline that run only for some inputs (compressed, unregistered depth):
+each gets a ``<stage>_p50_ms`` entry (nan while none ran)."""
 
 
 class Snapshot(NamedTuple):
@@ -32,6 +36,8 @@ class Snapshot(NamedTuple):
     latency_p95_ms: float
     inference_p50_ms: float
     problems: dict[Problem, int]
+    stage_p50_ms: dict[str, float]
+    """INPUT_STAGES -> p50 ms of the recent frames that ran it."""
 
 
 class PipelineStats:
@@ -46,6 +52,7 @@ class PipelineStats:
         self._done: deque[float] = deque(maxlen=samples)
         self._latency_ms: deque[float] = deque(maxlen=samples)
         self._inference_ms: deque[float] = deque(maxlen=samples)
+        self._stage_ms: dict[str, deque[float]] = {stage: deque(maxlen=samples) for stage in INPUT_STAGES}
         self._frames_in = 0
         self._frames_out = 0
         self._drops = 0
@@ -59,12 +66,16 @@ class PipelineStats:
             self._frames_in += 1
             self._drops += int(replaced_unprocessed)
 
-    def frame_out(self, latency_ms: float, inference_ms: float) -> None:
+    def frame_out(self, latency_ms: float, inference_ms: float, stages_ms: Mapping[str, float] = {}) -> None:
+        """A frame published; ``stages_ms`` holds the frame's timings (INPUT_STAGES are kept)."""
         with self._lock:
             self._frames_out += 1
             self._done.append(self._clock())
             self._latency_ms.append(latency_ms)
             self._inference_ms.append(inference_ms)
+            for stage, window in self._stage_ms.items():
+                if stage in stages_ms:
+                    window.append(stages_ms[stage])
 
     def frame_skipped(self) -> None:
         """A frame not segmented because nobody subscribes to any output."""
@@ -103,6 +114,7 @@ class PipelineStats:
                 latency_p95_ms=latency.p95_ms,
                 inference_p50_ms=summarize_ms(self._inference_ms).p50_ms,
                 problems=dict(self._problems),
+                stage_p50_ms={stage: summarize_ms(w).p50_ms for stage, w in self._stage_ms.items()},
             )
 
 
@@ -136,6 +148,7 @@ def diagnostic_array(
         "latency_p50_ms": f"{snap.latency_p50_ms:.1f}",
         "latency_p95_ms": f"{snap.latency_p95_ms:.1f}",
         "inference_p50_ms": f"{snap.inference_p50_ms:.1f}",
+        **{f"{stage}_p50_ms": f"{ms:.1f}" for stage, ms in snap.stage_p50_ms.items()},
         "frames_in": str(snap.frames_in),
         "frames_out": str(snap.frames_out),
         "drops": str(snap.drops),

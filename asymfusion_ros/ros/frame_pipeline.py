@@ -1,10 +1,12 @@
 """One synchronised RGB-D frame through the node's per-frame sequence, for the node and replay alike.
 
-The sequence, written here once: decode colour and depth (``messages``) -> depth at colour
-size, invalid depths zeroed (``frames.depth_like``) -> K from the latest camera_info
-(``frames.intrinsics``) -> segment (``Segmenter``) -> the wanted output messages
-(``outputs``), built by the caller's :class:`~asymfusion_ros.ros.messages.MessageFactory`:
-rclpy's in the node, rosbags' in replay. Same input, same messages, by construction.
+The sequence, written here once: decode colour and depth, raw or compressed
+(``depth_input.decode_rgb``/``decode_depth_m``) -> depth in colour pixels: resized, or
+registered when it is another camera's (``depth_input.align_depth``), invalid depths zeroed
+-> K from the latest camera_info (``frames.intrinsics``) -> segment (``Segmenter``) -> the
+wanted output messages (``outputs``), built by the caller's
+:class:`~asymfusion_ros.ros.messages.MessageFactory`: rclpy's in the node, rosbags' in
+replay. Same input, same messages, by construction.
 
 The callers add only what is theirs: the node QoS, threads, which outputs have subscribers
 and publishing; replay reading, writing and scoring. No rclpy here.
@@ -14,15 +16,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from asymfusion_ros.inference.pipeline import Segmentation, Segmenter
+from asymfusion_ros.registration import DepthRegistration
 from asymfusion_ros.ros import frames, messages, outputs
+from asymfusion_ros.ros.depth_input import DepthCamera, align_depth, decode_depth_m, decode_rgb, is_compressed
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.problems import FrameProblem
 from asymfusion_ros.ros.sync import DEPTH, RGB
+
+T = TypeVar("T")
+
+NO_DEPTH_CAMERA = DepthCamera()
+"""Neither a depth camera_info nor an extrinsic: registered depth is resized, unregistered refused."""
 
 OUTPUTS = outputs.IMAGE_OUTPUTS + outputs.CLOUD_OUTPUTS
 """Every per-frame output, by name (the topics ``segmentation/<name>``)."""
@@ -59,7 +68,8 @@ class ProcessedFrame(NamedTuple):
     problems: tuple[FrameProblem, ...]
     """Faults survived on the way (counted by the node's diagnostics, replay's report)."""
     timings_ms: dict[str, float]
-    """``decode``, the Segmenter's stages, ``segment``, then ``images``/``points`` when built."""
+    """``decompress`` (compressed inputs only), ``decode``, ``register`` (registered depth only), the
+    Segmenter's stages, ``segment``, then ``images``/``points`` when built; no stage holds another."""
 
 
 class FramePipeline:
@@ -80,25 +90,37 @@ class FramePipeline:
         wants: Collection[str] = OUTPUTS,
         *,
         check_intrinsics: bool = False,
+        depth_camera: DepthCamera = NO_DEPTH_CAMERA,
     ) -> ProcessedFrame:
         """The frame's arrays, segmentation and wanted output messages (names from OUTPUTS).
 
-        ``info`` is the latest camera_info (None before the first). K is read, and its faults
+        ``rgb_msg``/``depth_msg`` are Image or CompressedImage messages. ``info`` is the latest
+        colour camera_info (None before the first); ``depth_camera`` the depth camera's
+        camera_info and extrinsic, for depth that needs registering. K is read, and its faults
         reported, when a cloud output is wanted or ``check_intrinsics`` asks (replay scores
         every frame's inputs; the node stays quiet about a camera_info nobody needs). Raises
-        InputError for an image that cannot be decoded, BackendError when inference fails.
+        InputError for an image that cannot be decoded or depth that cannot be put in colour
+        pixels, BackendError when inference fails.
         """
         t0 = time.perf_counter()
-        rgb = _decode(RGB, messages.image_to_rgb, rgb_msg)
-        depth_m = _decode(DEPTH, lambda m: messages.image_to_depth_m(m, settings.depth_scale), depth_msg)
+        rgb = _decode(RGB, decode_rgb, rgb_msg)
+        depth_m = _decode(DEPTH, lambda m: decode_depth_m(m, settings.depth_scale), depth_msg)
+        t_decoded = time.perf_counter()
         shape = (int(rgb.shape[0]), int(rgb.shape[1]))
-        depth_m, depth_problems = frames.depth_like(depth_m, shape)
+        mode = DepthRegistration(settings.depth_registration)
+        depth_m, depth_problems, registered = _decode(
+            DEPTH, lambda m: align_depth(depth_m, shape, rgb_msg.header, m.header, info, depth_camera, mode),
+            depth_msg,
+        )  # fmt: skip
+        t_aligned = time.perf_counter()
         wants_cloud = any(name in wants for name in outputs.CLOUD_OUTPUTS)
         k, k_problems = frames.intrinsics(info, shape) if wants_cloud or check_intrinsics else (None, ())
         t1 = time.perf_counter()
         segmentation = self.segmenter.segment(rgb, depth_m)
         t2 = time.perf_counter()
-        timings = {"decode": (t1 - t0) * 1e3, **segmentation.timings_ms, "segment": (t2 - t1) * 1e3}
+        timings = _input_timings(is_compressed(rgb_msg) or is_compressed(depth_msg), registered,
+                                 (t0, t_decoded, t_aligned, t1))  # fmt: skip
+        timings.update({**segmentation.timings_ms, "segment": (t2 - t1) * 1e3})
 
         header = rgb_msg.header
         built: dict[str, Any] = {}
@@ -120,7 +142,21 @@ class FramePipeline:
         return ProcessedFrame(header, stamp_ns, rgb, depth_m, k, segmentation, built, problems, timings)
 
 
-def _decode(index: int, convert: Callable[[Any], np.ndarray], msg: Any) -> np.ndarray:
+def _input_timings(
+    decompressed: bool, registered: bool, marks: tuple[float, float, float, float]
+) -> dict[str, float]:
+    """The input stages in ms from (start, decoded, aligned, K read): decoding of compressed bytes
+    is ``decompress``, registration ``register``, the rest ``decode`` (raw frames: all of it)."""
+    start, decoded, aligned, done = marks
+    timings = {"decompress": (decoded - start) * 1e3} if decompressed else {}
+    register_ms = (aligned - decoded) * 1e3 if registered else 0.0
+    timings["decode"] = (done - start) * 1e3 - timings.get("decompress", 0.0) - register_ms
+    if registered:
+        timings["register"] = register_ms
+    return timings
+
+
+def _decode(index: int, convert: Callable[[Any], T], msg: Any) -> T:
     try:
         return convert(msg)
     except messages.MessageError as err:

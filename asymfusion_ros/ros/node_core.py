@@ -15,9 +15,14 @@ counted as a drop, so the executor never waits on inference and latency does not
 
 Each frame goes through ``frame_pipeline.FramePipeline``, the sequence replay runs too; the
 core adds QoS, threads, the choice of outputs (enabled and subscribed) and publishing.
-Outputs carry the colour image's header. Depth of another size than colour is resized to
-it with nearest-neighbour (no invented depths at edges); K stays the colour camera's, so
-feed depth registered to colour (e.g. RealSense ``aligned_depth_to_color``).
+Outputs carry the colour image's header.
+
+Inputs: ``rgb/image`` and ``depth/image`` as ``sensor_msgs/Image``, or with ``rgb_transport:
+compressed`` / ``depth_transport: compressedDepth`` the CompressedImage topics image_transport
+publishes beside them (``<resolved base topic>/<transport>``), decoded on the worker thread.
+Depth in colour pixels is resized to the colour size (nearest neighbour); depth of another
+camera (``depth/camera_info`` and the header frames say so) is registered with the extrinsic
+from ``/tf_static`` or ``extrinsic.depth_to_colour``, as ``depth_registration`` says.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
@@ -48,10 +53,13 @@ from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
 from asymfusion_ros.ros import messages, params
+from asymfusion_ros.ros.compressed import Transport, transport_topic
+from asymfusion_ros.ros.depth_input import DepthCamera, extrinsic_from_pose
 from asymfusion_ros.ros.diagnostics import PipelineStats, Snapshot, diagnostic_array
 from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline
 from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.ros.sync import DEPTH, RGB, Synchronizer, create_sync
+from asymfusion_ros.ros.transforms import TransformError, TransformTree
 
 NODE_NAME = "asymfusion"
 
@@ -62,6 +70,10 @@ OUTPUT_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
+TF_STATIC_QOS = QoSProfile(
+    depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+"""tf2's static broadcaster QoS: every static transform sent before the node started still arrives."""
 OUTPUT_TYPES: dict[str, Any] = {name: Image for name in OUTPUTS} | {
     "points": PointCloud2,
     "class_tags": MarkerArray,
@@ -69,10 +81,11 @@ OUTPUT_TYPES: dict[str, Any] = {name: Image for name in OUTPUTS} | {
 
 
 class SyncedFrame(NamedTuple):
-    """One matched colour/depth pair as received, and when it became complete (monotonic s)."""
+    """One matched colour/depth pair as received (Image or CompressedImage), and when it became
+    complete (monotonic s)."""
 
-    rgb: Image
-    depth: Image
+    rgb: Image | CompressedImage
+    depth: Image | CompressedImage
     arrived_s: float
 
 
@@ -134,6 +147,8 @@ class SegmentationCore:
         self._last_snapshot: Snapshot | None = None
         self._loggers = {p: rclpy.logging.get_logger(node.get_logger().name) for p in Problem}
         self._camera_info: CameraInfo | None = None
+        self._depth_info: CameraInfo | None = None
+        self._tf_static = TransformTree()
         self._last_stamp_ns: list[int | None] = [None, None]
         self._sync_lock = threading.Lock()
         self._sync: Synchronizer | None = None
@@ -173,10 +188,20 @@ class SegmentationCore:
         qos = self._input_qos()
         node = self.node
         subscriptions = [
-            node.create_subscription(Image, "rgb/image", lambda m: self._on_image(RGB, m), qos),
-            node.create_subscription(Image, "depth/image", lambda m: self._on_image(DEPTH, m), qos),
+            self._image_subscription(RGB, "rgb/image", Transport(self.settings.rgb_transport), qos),
+            self._image_subscription(DEPTH, "depth/image", Transport(self.settings.depth_transport), qos),
             node.create_subscription(CameraInfo, "rgb/camera_info", self._on_camera_info, qos),
+            node.create_subscription(CameraInfo, "depth/camera_info", self._on_depth_info, qos),
         ]
+        try:
+            from tf2_msgs.msg import TFMessage  # on every ROS install; absent from the pip wheels
+        except ImportError:
+            node.get_logger().info(
+                "tf2_msgs not importable: /tf_static not read (extrinsic.source:=parameter)"
+            )
+        else:
+            subscriptions.append(node.create_subscription(TFMessage, "/tf_static", self._on_tf_static,
+                                                          TF_STATIC_QOS))  # fmt: skip
         timer = node.create_timer(1.0, self._publish_diagnostics)
         slot = LatestSlot()
         worker = threading.Thread(
@@ -209,7 +234,14 @@ class SegmentationCore:
             else:
                 self.node.destroy_publisher(publisher)
         self.publishers, self._classes_pub, self._diag_pub = {}, None, None
-        self.segmenter, self._pipeline, self._camera_info = None, None, None
+        self.segmenter, self._pipeline, self._camera_info, self._depth_info = None, None, None, None
+
+    def _image_subscription(self, index: int, name: str, transport: Transport, qos: QoSProfile) -> Any:
+        """``name`` (remappable) for raw images, else image_transport's ``<resolved name>/<transport>``."""
+        if transport is Transport.RAW:
+            return self.node.create_subscription(Image, name, lambda m: self._on_image(index, m), qos)
+        topic = transport_topic(self.node.resolve_topic_name(name), transport)
+        return self.node.create_subscription(CompressedImage, topic, lambda m: self._on_image(index, m), qos)
 
     def _publisher(self, msg_type: Any, topic: str, qos: QoSProfile | int) -> Any:
         if isinstance(self.node, LifecycleNode):
@@ -231,7 +263,7 @@ class SegmentationCore:
     def _new_sync(self) -> Synchronizer:
         return create_sync(2, self.settings.sync_queue_size, self.settings.sync_slop, self._on_synced)
 
-    def _on_image(self, index: int, msg: Image) -> None:
+    def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
         stamp_ns = messages.stamp_to_ns(msg.header.stamp)
         with self._sync_lock:
             if self._sync is None:  # a message delivered while deactivating
@@ -248,7 +280,7 @@ class SegmentationCore:
             sync = self._sync
         sync.add(index, stamp_ns, msg)
 
-    def _on_synced(self, rgb: Image, depth: Image) -> None:
+    def _on_synced(self, rgb: Image | CompressedImage, depth: Image | CompressedImage) -> None:
         active = self._active
         if active is not None:
             replaced = active.slot.put(SyncedFrame(rgb, depth, time.monotonic()))
@@ -256,6 +288,22 @@ class SegmentationCore:
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
+
+    def _on_depth_info(self, msg: CameraInfo) -> None:
+        self._depth_info = msg
+
+    def _on_tf_static(self, msg: Any) -> None:
+        try:
+            for stamped in msg.transforms:
+                self._tf_static.add(stamped)
+        except TransformError as err:  # an edge that joins nothing, a quaternion of length 0
+            self._problem(Problem.BAD_MESSAGE, f"/tf_static: {err}")
+
+    def _depth_camera(self, settings: params.Settings) -> DepthCamera:
+        """The depth camera_info and the extrinsic source ``extrinsic.source`` names."""
+        if settings.extrinsic_source == "parameter":
+            return DepthCamera(self._depth_info, extrinsic_from_pose(settings.extrinsic_depth_to_colour))
+        return DepthCamera(self._depth_info, self._tf_static.lookup)
 
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         try:
@@ -312,13 +360,14 @@ class SegmentationCore:
         if not wanted:
             self.stats.frame_skipped()
             return
-        done = pipeline.process(frame.rgb, frame.depth, self._camera_info, settings, wanted)
+        done = pipeline.process(frame.rgb, frame.depth, self._camera_info, settings, wanted,
+                                depth_camera=self._depth_camera(settings))  # fmt: skip
         for problem in done.problems:
             self._problem(problem.problem, problem.detail)
         for name, msg in done.messages.items():
             self.publishers[name].publish(msg)
         inference_ms = float(sum(done.segmentation.timings_ms.values()))
-        self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms)
+        self.stats.frame_out((time.monotonic() - frame.arrived_s) * 1e3, inference_ms, done.timings_ms)
 
 
 def spin(make_node: Callable[[], Node]) -> int:

@@ -17,6 +17,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from asymfusion_ros.inference.base import BackendKind, Precision
+from asymfusion_ros.registration import DepthRegistration
+from asymfusion_ros.ros.compressed import Transport
+
+EXTRINSIC_SOURCES = ("tf_static", "parameter")
+"""Where the depth->colour extrinsic of unregistered depth comes from (``extrinsic.source``)."""
 
 
 class ParameterError(ValueError):
@@ -47,6 +52,12 @@ class Settings:
     overlay_alpha: float = 0.5
     tags_min_points: int = 50
     depth_scale: float = 0.001
+    rgb_transport: str = Transport.RAW.value
+    depth_transport: str = Transport.RAW.value
+    depth_registration: str = DepthRegistration.AUTO.value
+    extrinsic_source: str = "tf_static"
+    extrinsic_depth_to_colour: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+    """x y z (metres) qx qy qz qw of the depth frame in the colour frame (tf2's order)."""
 
 
 class Param(NamedTuple):
@@ -96,6 +107,16 @@ PARAMS: tuple[Param, ...] = (
     Param("tags.min_points", "class tags: points a class needs in the cloud to get a tag", bounds=(1, 10**7)),
     Param("depth_scale", "16UC1 depth: metres per unit (0.001 = millimetres)", bounds=(0.0, 1.0),
           positive=True),
+    Param("rgb_transport", "colour input: raw (rgb/image) or compressed (<rgb/image>/compressed)", True,
+          choices=(Transport.RAW.value, Transport.COMPRESSED.value)),
+    Param("depth_transport", "depth input: raw (depth/image) or compressedDepth "
+          "(<depth/image>/compressedDepth)", True,
+          choices=(Transport.RAW.value, Transport.COMPRESSED_DEPTH.value)),
+    Param("depth_registration", "depth not in colour pixels: auto registers it, off refuses it, "
+          "assume_registered never checks", choices=tuple(m.value for m in DepthRegistration)),
+    Param("extrinsic.source", "depth->colour extrinsic for registration: tf_static or parameter "
+          "(extrinsic.depth_to_colour)", choices=EXTRINSIC_SOURCES),
+    Param("extrinsic.depth_to_colour", "depth frame in the colour frame: x y z (m) qx qy qz qw"),
 )
 # fmt: on
 
@@ -125,6 +146,9 @@ def check(param: Param, value: Any) -> None:
     expected = type(param.default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if expected is tuple:
+        _check_pose(param, value)
+        return
     if type(value) is not expected:
         raise ParameterError(f"{param.name} must be a {expected.__name__}, got {value!r}")
     if param.choices and value not in param.choices:
@@ -136,6 +160,18 @@ def check(param: Param, value: Any) -> None:
         raise ParameterError(f"{param.name} must be > 0, got {value}")
     if param.name == "model" and not str(value).strip():
         raise ParameterError("model must name a model ('default', a shipped name or a path), got ''")
+
+
+def _check_pose(param: Param, value: Any) -> None:
+    """A translation and a quaternion: seven finite numbers, the quaternion not zero."""
+    try:
+        numbers = [float(v) for v in value if not isinstance(v, (bool, str))]
+    except TypeError:
+        numbers = []
+    if len(numbers) != 7 or len(numbers) != len(value) or not all(abs(v) < float("inf") for v in numbers):
+        raise ParameterError(f"{param.name} must be 7 finite numbers (x y z qx qy qz qw), got {value!r}")
+    if sum(v * v for v in numbers[3:]) < 1e-12:
+        raise ParameterError(f"{param.name}: the quaternion {numbers[3:]} has no direction")
 
 
 def apply(current: Settings, changes: Iterable[tuple[str, Any]]) -> Settings:
@@ -150,6 +186,8 @@ def apply(current: Settings, changes: Iterable[tuple[str, Any]]) -> Settings:
         if param is None:
             continue  # not ours (use_sim_time, qos overrides): rclpy handles those
         check(param, value)
+        if isinstance(param.default, tuple):
+            value = tuple(float(v) for v in value)
         updates[param.field] = float(value) if isinstance(param.default, float) else value
     result = dataclasses.replace(current, **updates)
     if result.points_min_range >= result.points_max_range:

@@ -23,6 +23,7 @@ class Problem(str, Enum):
     INVALID_DEPTH = "invalid_depth"
     CLOCK_JUMP = "clock_jump"
     SIZE_MISMATCH = "size_mismatch"
+    UNREGISTERED_DEPTH = "unregistered_depth"  # not in colour pixels, not registered (ros/depth_input.py)
     INFERENCE_ERROR = "inference_error"
 
 
