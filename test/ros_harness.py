@@ -53,7 +53,8 @@ def wall_frame(height: int = 48, width: int = 64, depth_m: float = 2.0, seed: in
 class Harness:
     """One node (a SegmentationNode unless ``node_type`` says) plus a probe, in ``namespace``,
     spun by a background executor; waits for the two to connect unless ``connect`` is False
-    (a lifecycle node has no topics before it is configured and activated)."""
+    (a lifecycle node has no topics before it is configured and activated, a node on compressed
+    transports none of the raw ones). ``remap``: the node's remapping rules (from -> to)."""
 
     def __init__(
         self,
@@ -63,12 +64,19 @@ class Harness:
         *,
         node_type: type[Node] = SegmentationNode,
         connect: bool = True,
+        remap: dict[str, str] | None = None,
         **overrides: Any,
     ) -> None:
         self.context = context
         params = [Parameter("model", value=str(model)), Parameter("backend", value="onnxruntime")]
         params += [Parameter(name, value=value) for name, value in overrides.items()]
-        self.node: Any = node_type(context=context, namespace=namespace, parameter_overrides=params)
+        rules = [arg for name, to in (remap or {}).items() for arg in ("-r", f"{name}:={to}")]
+        self.node: Any = node_type(
+            context=context,
+            namespace=namespace,
+            parameter_overrides=params,
+            cli_args=["--ros-args", *rules] if rules else None,
+        )
         self.probe = rclpy.create_node("probe", namespace=namespace, context=context)
         self.camera = FramePublisher(self.probe)
         self.factory = messages.rclpy_factory()

@@ -1,0 +1,267 @@
+"""The node on robot inputs over real DDS: compressed transports, unregistered depth.
+
+- Compressed: a real NYUv2 frame sent as compressed colour (PNG or JPEG q90) and compressedDepth
+  (PNG or RVL) on image_transport's topics beside remapped base topics gives the labels of the
+  raw frame: identical when both are lossless, on >= 98 % of pixels with JPEG. Bytes that do not
+  decode are counted as ``decode_error`` and skipped; the node goes on.
+- Registration: depth in its own camera's frame (another frame_id and K, a known baseline) is
+  refused until the depth camera_info arrives, then registered (``auto``), refused (``off``) or
+  resized as it is (``assume_registered``), as the parameter says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.parameter import Parameter  # noqa: E402
+from ros_harness import Harness  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
+
+from asymfusion_ros.inference.pipeline import Segmenter  # noqa: E402
+from asymfusion_ros.registration import register_depth  # noqa: E402
+from asymfusion_ros.ros import compressed, messages  # noqa: E402
+from asymfusion_ros.ros.problems import Problem  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+NYU_K = np.array([[518.8579, 0.0, 325.5824], [0.0, 519.4696, 253.7362], [0.0, 0.0, 1.0]])
+NYU_DEPTH_SCALE = 1 / 5000  # metres per unit of the sample's depth PNGs (its README)
+SIZE = (240, 320)
+"""(H, W): the sample at half size keeps DDS and the tiny model quick."""
+CAMERA = "/transport_cam"
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Any]:
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tiny_onnx: Path) -> Segmenter:
+    return Segmenter.from_path(tiny_onnx, backend="onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def nyu_frame(nyu_sample: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rgb uint8, depth in millimetres uint16, K) of a real frame at SIZE."""
+    height, width = SIZE
+    bgr = cv2.imread(str(nyu_sample / "rgb" / "000433.png"), cv2.IMREAD_COLOR)
+    raw = cv2.imread(str(nyu_sample / "depth" / "000433.png"), cv2.IMREAD_UNCHANGED)
+    rgb = np.ascontiguousarray(cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)[..., ::-1])
+    depth = cv2.resize(raw, (width, height), interpolation=cv2.INTER_NEAREST)
+    depth_mm = np.round(depth.astype(np.float64) * NYU_DEPTH_SCALE * 1000).astype(np.uint16)
+    k = NYU_K.copy()
+    k[:2] *= width / 640
+    return rgb, depth_mm, k
+
+
+@pytest.fixture(scope="module")
+def transport_harness(context: Any, tiny_onnx: Path) -> Iterator[Harness]:
+    h = Harness(
+        context, tiny_onnx, "/transport_test", connect=False,
+        remap={"rgb/image": f"{CAMERA}/color/image_raw", "depth/image": f"{CAMERA}/depth/image_raw"},
+        rgb_transport="compressed", depth_transport="compressedDepth",
+        **{"qos.reliability": "reliable", "publish.points": False, "publish.class_tags": False},
+    )  # fmt: skip
+    yield h
+    h.close()
+
+
+class CompressedCamera:
+    """Publishes CompressedImage colour and depth where image_transport would, beside the remapped bases."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.rgb = h.probe.create_publisher(CompressedImage, f"{CAMERA}/color/image_raw/compressed", 5)
+        self.depth = h.probe.create_publisher(CompressedImage, f"{CAMERA}/depth/image_raw/compressedDepth", 5)
+        self.info = h.probe.create_publisher(CameraInfo, "rgb/camera_info", 5)
+        h.wait_for(lambda: all(p.get_subscription_count() for p in (self.rgb, self.depth, self.info)), 10.0,
+                   "the node to subscribe to the compressed topics")  # fmt: skip
+
+    def send(
+        self, rgb: tuple[str, bytes], depth: tuple[str, bytes], k: np.ndarray, shape: tuple[int, int]
+    ) -> int:
+        """Publish one frame until its labels come back; returns its stamp."""
+        factory = self.h.factory
+        sent: list[int] = []
+        for _ in range(20):
+            sent.append(self.h.stamp())
+            header = messages.build_header(factory, sent[-1], "camera_color_optical_frame")
+            self.info.publish(messages.build_camera_info(factory, header, k, *shape))
+            self.depth.publish(compressed.build_compressed_image(factory, header, *depth))
+            self.rgb.publish(compressed.build_compressed_image(factory, header, *rgb))
+            try:
+                self.h.wait_for(lambda: any(s in self.h.received["labels"] for s in sent), 1.0, "labels")
+            except AssertionError:
+                continue
+            return next(s for s in sent if s in self.h.received["labels"])
+        raise AssertionError("no labels for the compressed frame")
+
+
+def labels_of(h: Harness, stamp: int) -> np.ndarray:
+    return messages.image_to_rgb(h.received["labels"][stamp])[..., 0]
+
+
+@pytest.mark.parametrize(
+    ("colour", "depth", "agreement"),
+    [("png", "png", 1.0), ("png", "rvl", 1.0), ("jpeg", "png", 0.98), ("jpeg", "rvl", 0.98)],
+)
+def test_compressed_inputs_give_the_labels_of_raw_frames(
+    transport_harness: Harness,
+    segmenter: Segmenter,
+    nyu_frame: Any,
+    colour: str,
+    depth: str,
+    agreement: float,
+) -> None:
+    h = transport_harness
+    assert h.probe.count_subscribers(f"{CAMERA}/color/image_raw/compressed") == 1  # remapped base + transport
+    rgb, depth_mm, k = nyu_frame
+    raw = segmenter.segment(
+        rgb, depth_mm.astype(np.float32) * np.float32(0.001)
+    ).labels  # what raw frames give
+    assert len(np.unique(raw)) > 1  # more than one class, so agreement says something
+    camera = CompressedCamera(h)
+    encoded = (compressed.encode_rgb(rgb, colour, quality=90), compressed.encode_depth(depth_mm, depth))
+    stamp = camera.send(*encoded, k, SIZE)
+    labels = labels_of(h, stamp)
+    if agreement == 1.0:
+        np.testing.assert_array_equal(labels, raw)
+    else:
+        assert float(np.mean(labels == raw)) >= agreement
+    decompress_ms = h.node.core.stats.snapshot().stage_p50_ms["decompress"]
+    assert math.isfinite(decompress_ms) and decompress_ms > 0  # its own stage in /diagnostics
+
+
+def test_bytes_that_do_not_decode_are_counted_and_skipped(transport_harness: Harness, nyu_frame: Any) -> None:
+    h = transport_harness
+    rgb, depth_mm, k = nyu_frame
+    camera = CompressedCamera(h)
+    before = h.problems()[Problem.DECODE_ERROR.value]
+    fmt, data = compressed.encode_rgb(rgb, "jpeg")
+    factory = h.factory
+    for _ in range(20):
+        header = messages.build_header(factory, h.stamp(), "camera_color_optical_frame")
+        camera.depth.publish(
+            compressed.build_compressed_image(factory, header, *compressed.encode_depth(depth_mm))
+        )
+        camera.rgb.publish(compressed.build_compressed_image(factory, header, fmt, data[: len(data) // 8]))
+        try:
+            h.wait_for(lambda: h.problems()[Problem.DECODE_ERROR.value] > before, 1.0, "decode_error counted")
+            break
+        except AssertionError:
+            continue
+    assert h.problems()[Problem.DECODE_ERROR.value] > before
+    camera.send(compressed.encode_rgb(rgb, "png"), compressed.encode_depth(depth_mm), k, SIZE)  # still alive
+
+
+# -- registration -----------------------------------------------------------------------------
+
+BASELINE_M = 0.05
+"""The depth camera sits this far along the colour camera's +x (its pose in the colour frame)."""
+COLOUR_K = np.array([[60.0, 0.0, 32.0], [0.0, 60.0, 24.0], [0.0, 0.0, 1.0]])
+DEPTH_K = np.array([[50.0, 0.0, 31.0], [0.0, 50.0, 23.0], [0.0, 0.0, 1.0]])
+
+
+def step_depth() -> np.ndarray:
+    """A box 1.0 m away in front of a wall 2.0 m away, as the depth camera (48x64) sees them."""
+    depth = np.full((48, 64), 2.0, np.float32)
+    depth[12:36, 20:40] = 1.0
+    return depth
+
+
+@pytest.fixture(scope="module")
+def registration_harness(context: Any, tiny_onnx: Path) -> Iterator[Harness]:
+    h = Harness(
+        context, tiny_onnx, "/registration_test",
+        **{"extrinsic.source": "parameter",
+           "extrinsic.depth_to_colour": [BASELINE_M, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+           "points.stride": 1, "points.organized": True},
+    )  # fmt: skip
+    yield h
+    h.close()
+
+
+def send_unregistered(h: Harness, depth_info: Any, done: Any, what: str) -> int:
+    """Colour (COLOUR_K) and depth in ``camera_depth_optical_frame`` (DEPTH_K), until ``done(stamp)``."""
+    factory, rng = h.factory, np.random.default_rng(1)
+    info_pub = getattr(h, "_depth_info_pub", None) or h.probe.create_publisher(
+        CameraInfo, "depth/camera_info", 5
+    )
+    h._depth_info_pub = info_pub  # type: ignore[attr-defined]
+    sent: list[int] = []
+    for _ in range(20):
+        sent.append(h.stamp())
+        colour_header = messages.build_header(factory, sent[-1], "camera_color_optical_frame")
+        depth_header = messages.build_header(factory, sent[-1], "camera_depth_optical_frame")
+        if depth_info is not None:
+            info_pub.publish(messages.build_camera_info(factory, depth_header, DEPTH_K, 48, 64))
+        h.camera.publish_messages(
+            info=messages.build_camera_info(factory, colour_header, COLOUR_K, 48, 64),
+            depth=messages.build_image(factory, depth_header, step_depth()),
+            rgb=messages.build_image(
+                factory, colour_header, rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            ),
+        )
+        try:
+            h.wait_for(lambda: any(done(s) for s in sent), 1.0, what)
+        except AssertionError:
+            continue
+        return next(s for s in sent if done(s))
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def cloud_depth(h: Harness, stamp: int) -> np.ndarray:
+    """z of the organized stride-1 cloud as an image, 0 where no point."""
+    points = messages.point_cloud_to_array(h.received["points"][stamp])
+    return np.nan_to_num(points["z"], nan=0.0)
+
+
+def test_unregistered_depth_is_handled_as_the_parameter_says(registration_harness: Harness) -> None:
+    h = registration_harness
+    unregistered = Problem.UNREGISTERED_DEPTH.value
+
+    # auto, before any depth camera_info: the frames say another camera, but no K to register with
+    before = h.problems()[unregistered]
+    send_unregistered(h, None, lambda s: h.problems()[unregistered] > before, "a refused frame")
+
+    # auto, with the depth camera_info: registered where the geometry puts it
+    stamp = send_unregistered(h, DEPTH_K, lambda s: s in h.received["points"], "registered outputs")
+    transform = np.eye(4)
+    transform[0, 3] = BASELINE_M
+    expected = register_depth(step_depth(), DEPTH_K, COLOUR_K, (64, 48), transform)
+    np.testing.assert_allclose(cloud_depth(h, stamp), expected, atol=1e-3)
+    # the box's left edge: depth column 20 at 1 m lands on colour column cx + f (x + b) / z
+    left = 32 + 60 * ((20 - 31) / 50 * 1.0 + BASELINE_M) / 1.0
+    box_columns = np.flatnonzero(np.isclose(cloud_depth(h, stamp)[24], 1.0, atol=1e-3))
+    assert abs(box_columns.min() - left) <= 1.0
+    assert math.isfinite(h.node.core.stats.snapshot().stage_p50_ms["register"])
+
+    # off: refused, nothing published, counted
+    assert h.node.set_parameters([Parameter("depth_registration", value="off")])[0].successful
+    try:
+        before = h.problems()[unregistered]
+        refused = send_unregistered(h, DEPTH_K, lambda s: h.problems()[unregistered] > before, "refused")
+        assert refused not in h.received["labels"]
+    finally:
+        h.node.set_parameters([Parameter("depth_registration", value="auto")])
+
+    # assume_registered: the depth image is taken as it is (resized: same size here)
+    assert h.node.set_parameters([Parameter("depth_registration", value="assume_registered")])[0].successful
+    try:
+        stamp = send_unregistered(h, DEPTH_K, lambda s: s in h.received["points"], "unchecked outputs")
+        np.testing.assert_allclose(cloud_depth(h, stamp), step_depth(), atol=1e-3)
+    finally:
+        h.node.set_parameters([Parameter("depth_registration", value="auto")])
