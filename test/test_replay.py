@@ -70,6 +70,7 @@ def test_replay_processes_every_frame_and_scores(
         "depth": make_bag.DEPTH_TOPIC,
         "info": make_bag.INFO_TOPIC,
         "labels": make_bag.LABEL_TOPIC,
+        "depth_info": None,  # depth is the colour camera's: no camera_info of its own
     }
     assert not report.skipped, report.skipped
     metrics = report.metrics()
@@ -289,9 +290,18 @@ def test_ros1_bag_replays(tmp_path: Path, segmenter: Segmenter) -> None:
     out = tmp_path / "out"
     report = replay(_config(_ros1_bag(tmp_path / "camera.bag", 3), out=out), segmenter)
     assert report.frames == 3 and report.metrics() is None  # no label topic: no scores
-    assert any("ROS 1" in w for w in report.warnings)
+    assert not report.warnings, report.warnings
     with BagReader(out) as bag:
-        assert bag.topics()["/camera/segmentation/points"].msgcount == 3
+        topics = bag.topics()
+        assert topics["/camera/segmentation/points"].msgcount == 3
+        # the inputs are copied too, as ROS 2 messages (CameraInfo's K is k there)
+        assert all(
+            topics[t].msgcount == 3 for t in (make_bag.RGB_TOPIC, make_bag.DEPTH_TOPIC, make_bag.INFO_TOPIC)
+        )
+        info = bag.first(make_bag.INFO_TOPIC)
+        assert info.k[0] > 0 and info.height == SIZE[0]
+        rgb = messages.image_to_rgb(bag.first(make_bag.RGB_TOPIC))
+        assert rgb.shape == (*SIZE, 3)
 
 
 def test_start_end_window_and_max_frames(bags: dict[str, Path], segmenter: Segmenter) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 from asymfusion_ros.bags.io import BagReader, BagReadError
 from asymfusion_ros.bags.topics import detect_topics
 from asymfusion_ros.ros import frames, messages
+from asymfusion_ros.ros.depth_input import decode_depth_m, decode_rgb
 from asymfusion_ros.ros.sync import ApproximateTimeSync
 
 BAG_SUFFIXES = (".mcap", ".db3", ".bag")
@@ -46,8 +47,8 @@ def bag_frames(path: Path, depth_scale: float = 0.001) -> Iterator[tuple[np.ndar
             while pairs:
                 rgb_msg, depth_msg = pairs.popleft()
                 try:
-                    rgb = messages.image_to_rgb(rgb_msg)
-                    depth_m = messages.image_to_depth_m(depth_msg, depth_scale)
+                    rgb = decode_rgb(rgb_msg)  # raw or compressed, as detect_topics found them
+                    depth_m = decode_depth_m(depth_msg, depth_scale)
                 except messages.MessageError as err:
                     raise BagReadError(
                         f"{path}: an image on {', '.join(streams)} is unusable: {err}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from rosbags.convert.converter import migrate_message
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import (
     Connection,
@@ -118,6 +119,7 @@ class BagReader:
         self.path = Path(path)
         self.read_error: str | None = None
         self.salvaged: str | None = None
+        self._migrations: dict[str, object] = {}  # rosbags' cache of ROS 1 -> ROS 2 field plans
         """Set when only the complete records of an unfinished MCAP file could be read."""
         self._reader: AnyReader | SalvagedMcap | None = None
 
@@ -225,6 +227,19 @@ class BagReader:
             except BagReadError:
                 return None
         return None
+
+    def as_ros2(self, message: BagMessage) -> Any:
+        """A ROS 1 bag's message as the ROS 2 (Humble) type of that name, fields matched by name as
+        ``rosbags-convert`` does (``K`` -> ``k``, ``seq`` dropped), to copy into a rosbag2.
+
+        Raises BagReadError for a message that does not deserialise or a type ROS 2 lacks.
+        """
+        ours = typestore()
+        if message.msgtype not in ours.types:
+            raise BagReadError(f"{message.topic}: {message.msgtype} has no ROS 2 definition to copy it as")
+        msg = self.deserialize(message)
+        store = self.reader.typestore
+        return migrate_message(store, ours, message.msgtype, message.msgtype, self._migrations, msg)
 
     def deserialize(self, message: BagMessage) -> Any:
         try:

@@ -1,7 +1,10 @@
 """Which topic of a bag is colour, depth, camera_info and ground truth.
 
-Replay names the topics when the user does not: by message type, encoding and name, and an
-ambiguous choice is an error listing the candidates (never a guess).
+Replay names the topics when the user does not: by message type, encoding (or a
+CompressedImage's format) and name, and an ambiguous choice is an error listing the candidates
+(never a guess). A stream recorded both raw and compressed (``T`` and ``T/compressed`` or
+``T/compressedDepth``, image_transport's names) is read raw: :func:`raw_preferred` lists the
+compressed copies set aside, for the report to say so.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from asymfusion_ros.bags.io import BagReader, BagReadError, TopicSummary
-from asymfusion_ros.ros import messages
+from asymfusion_ros.ros import compressed, messages
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+TF_STATIC = "/tf_static"
+TRANSPORT_SUFFIXES = tuple(f"/{t.value}" for t in compressed.Transport if t is not compressed.Transport.RAW)
 COLOR_ENCODINGS = frozenset(messages.COLOR_ENCODINGS) - {"mono8"}
 """What the node reads as colour, less mono8: a grey image is only colour when named so (--rgb-topic)."""
 DEPTH_ENCODINGS = frozenset(messages.DEPTH_ENCODINGS)
@@ -28,12 +35,39 @@ class TopicChoiceError(BagReadError):
 
 
 class StreamTopics(NamedTuple):
-    """The topics replay reads; ``labels`` is None for a bag without ground truth."""
+    """The topics replay reads; ``labels`` is None for a bag without ground truth, ``depth_info``
+    (the depth camera's camera_info, for registering depth) None where none is recorded."""
 
     rgb: str
     depth: str
     info: str
     labels: str | None
+    depth_info: str | None = None
+
+
+def base_topic(topic: str) -> str:
+    """The image topic a transport topic belongs to (``T/compressed`` -> ``T``; others as they are)."""
+    for suffix in TRANSPORT_SUFFIXES:
+        if topic.endswith(suffix):
+            return topic[: -len(suffix)]
+    return topic
+
+
+def raw_preferred(topics: dict[str, TopicSummary]) -> dict[str, str]:
+    """Compressed topic -> its raw image topic, for every stream the bag holds both ways."""
+    return {
+        name: base_topic(name)
+        for name, summary in topics.items()
+        if summary.msgtype == COMPRESSED_TYPE
+        and base_topic(name) != name
+        and getattr(topics.get(base_topic(name)), "msgtype", None) == IMAGE_TYPE
+    }
+
+
+def _sibling_info(infos: list[str], image: str) -> list[str]:
+    """camera_info topics beside ``image`` (same parent as its base topic: image_transport's convention)."""
+    parent = base_topic(image).rsplit("/", 1)[0]
+    return [n for n in infos if n.rsplit("/", 1)[0] == parent]
 
 
 def _is_label_name(topic: str) -> bool:
@@ -54,13 +88,32 @@ def _pick(flag: str, what: str, candidates: list[str], *, required: bool, prefer
     raise TopicChoiceError(f"several {what} topics: {', '.join(candidates)}; choose one with --{flag}-topic")
 
 
-def _check_named(topics: dict[str, TopicSummary], flag: str, name: str | None, msgtype: str) -> None:
+def _check_named(topics: dict[str, TopicSummary], flag: str, name: str | None, *msgtypes: str) -> None:
     if name is None:
         return
     if name not in topics:
         raise TopicChoiceError(f"--{flag}-topic {name} is not in the bag; its topics: {', '.join(topics)}")
-    if topics[name].msgtype != msgtype:
-        raise TopicChoiceError(f"--{flag}-topic {name} is {topics[name].msgtype}, expected {msgtype}")
+    if topics[name].msgtype not in msgtypes:
+        raise TopicChoiceError(
+            f"--{flag}-topic {name} is {topics[name].msgtype}, expected {' or '.join(msgtypes)}"
+        )
+
+
+def _image_kind(bag: BagReader, name: str, msgtype: str) -> str:
+    """ "label", "rgb", "depth" or "" (not an input) from a topic's first message."""
+    first = bag.first(name)
+    if msgtype == COMPRESSED_TYPE:
+        try:
+            parsed = compressed.parse_format(str(getattr(first, "format", "")))
+        except messages.MessageError:
+            return ""
+        return "depth" if parsed.depth else "rgb"
+    encoding = str(getattr(first, "encoding", ""))
+    if _is_label_name(name) and encoding in LABEL_ENCODINGS:
+        return "label"
+    if encoding in COLOR_ENCODINGS:
+        return "rgb"
+    return "depth" if encoding in DEPTH_ENCODINGS else ""
 
 
 def detect_topics(
@@ -75,34 +128,31 @@ def detect_topics(
 
     Image topics are classified by the encoding of their first message, with the node's
     encoding tables (colour: rgb8/bgr8/rgba8/bgra8; depth: 16UC1/mono16/32FC1; labels:
-    mono8/mono16 on a topic named like labels),
-    camera_info preferably the colour image's sibling (the image_transport convention).
+    mono8/mono16 on a topic named like labels), CompressedImage topics by their format
+    (compressedDepth: depth, JPEG/PNG: colour); a compressed copy of a raw stream is left out.
+    camera_info is preferably the colour image's sibling (the image_transport convention); the
+    depth camera's is the depth image's sibling, when that is another topic.
     """
     topics = bag.topics()
-    _check_named(topics, "rgb", rgb, IMAGE_TYPE)
-    _check_named(topics, "depth", depth, IMAGE_TYPE)
+    _check_named(topics, "rgb", rgb, *IMAGE_TYPES)
+    _check_named(topics, "depth", depth, *IMAGE_TYPES)
     _check_named(topics, "info", info, INFO_TYPE)
     _check_named(topics, "label", labels, IMAGE_TYPE)
 
-    found: dict[str, list[str]] = {"rgb": [], "depth": [], "label": []}
+    found: dict[str, list[str]] = {"rgb": [], "depth": [], "label": [], "": []}
+    copies = raw_preferred(topics)
     for name, summary in topics.items():
-        if summary.msgtype != IMAGE_TYPE or name.rstrip("/").endswith(NODE_OUTPUTS):
+        if summary.msgtype not in IMAGE_TYPES or name.rstrip("/").endswith(NODE_OUTPUTS) or name in copies:
             continue
-        encoding = str(getattr(bag.first(name), "encoding", ""))
-        if _is_label_name(name) and encoding in LABEL_ENCODINGS:
-            found["label"].append(name)
-        elif encoding in COLOR_ENCODINGS:
-            found["rgb"].append(name)
-        elif encoding in DEPTH_ENCODINGS:
-            found["depth"].append(name)
+        found[_image_kind(bag, name, summary.msgtype)].append(name)
     rgb = rgb or _pick("rgb", "colour image", found["rgb"], required=True, preferred=[])
     depth = depth or _pick("depth", "depth image", found["depth"], required=True, preferred=[])
     assert rgb is not None and depth is not None
+    infos = [n for n, s in topics.items() if s.msgtype == INFO_TYPE]
     if info is None:
-        infos = [n for n, s in topics.items() if s.msgtype == INFO_TYPE]
-        siblings = [n for n in infos if n.rsplit("/", 1)[0] == rgb.rsplit("/", 1)[0]]
-        info = _pick("info", "camera_info", infos, required=True, preferred=siblings)
+        info = _pick("info", "camera_info", infos, required=True, preferred=_sibling_info(infos, rgb))
     assert info is not None
+    depth_infos = [n for n in _sibling_info(infos, depth) if n != info]
     if labels is None:
         labels = _pick("label", "label image", found["label"], required=False, preferred=[])
-    return StreamTopics(rgb, depth, info, labels)
+    return StreamTopics(rgb, depth, info, labels, depth_infos[0] if len(depth_infos) == 1 else None)

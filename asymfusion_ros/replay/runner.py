@@ -35,17 +35,22 @@ from asymfusion_ros.bags import (
     detect_topics,
     typestore,
 )
+from asymfusion_ros.bags.topics import TF_STATIC, raw_preferred
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay.labels import LabelMatcher
 from asymfusion_ros.replay.report import ReplayReport, write_report
 from asymfusion_ros.ros import messages
+from asymfusion_ros.ros.depth_input import DepthCamera, extrinsic_from_pose
 from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline, InputError, ProcessedFrame
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import DEPTH, RGB, ApproximateTimeSync
+from asymfusion_ros.ros.transforms import TransformError, TransformTree
 
 OUTPUT_TOPICS = (*OUTPUTS, "classes")
 """The node's outputs under ``<namespace>/segmentation/``."""
+TOTAL_STAGES = ("decompress", "decode", "register", "segment", "outputs")
+"""The stages that add up to a frame's ``total`` (none holds another)."""
 
 
 class ReplayOptionError(ValueError):
@@ -106,6 +111,9 @@ class Replay:
         ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
         self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
         self.info: Any = None  # the latest camera_info, as the node keeps it
+        self.depth_info: Any = None  # the depth camera's, for depth that needs registering
+        self.tf_static = TransformTree()  # filled from the whole bag's /tf_static before the pass
+        self.not_copied: set[str] = set()  # ROS 1 topics that cannot be copied (said once)
         self.before_info: list[tuple[Any, Any]] = []  # frames synchronised before the first camera_info
         self.seen = {RGB: 0, DEPTH: 0}
         self.synced = 0
@@ -122,13 +130,9 @@ class Replay:
         ``copy``: also copy it to the output bag (not for camera_info read before the window).
         """
         topic = message.topic
-        if copy and self.writer is not None and not bag.is_ros1:
-            self.writer.write_raw(
-                self.writer.add_topic(topic, message.msgtype, store=bag.reader.typestore),
-                message.raw,
-                message.log_ns,
-            )
-        if topic not in (self.topics.rgb, self.topics.depth, self.topics.info, self.topics.labels):
+        if copy and self.writer is not None:
+            self._copy(bag, message)
+        if topic not in self.topics:
             return
         try:
             msg = bag.deserialize(message)
@@ -138,6 +142,8 @@ class Replay:
             return
         if topic == self.topics.info:
             self._on_info(msg)
+        elif topic == self.topics.depth_info:
+            self.depth_info = msg
         elif topic == self.topics.labels and self.labels is not None:
             self.labels.add_label(messages.stamp_to_ns(msg.header.stamp), msg)
         else:
@@ -146,6 +152,21 @@ class Replay:
             self.sync.add(index, messages.stamp_to_ns(msg.header.stamp), msg)
         if self.labels is not None:
             self._score(self.labels.ready(message.log_ns))
+
+    def _copy(self, bag: BagReader, message: BagMessage) -> None:
+        """Copy an input to the output bag: its CDR as recorded, or a ROS 1 message converted."""
+        assert self.writer is not None
+        if not bag.is_ros1:
+            conn = self.writer.add_topic(message.topic, message.msgtype, store=bag.reader.typestore)
+            self.writer.write_raw(conn, message.raw, message.log_ns)
+            return
+        if message.topic in self.not_copied:
+            return
+        try:
+            self.writer.write(message.topic, bag.as_ros2(message), message.log_ns)
+        except BagReadError as err:
+            self.not_copied.add(message.topic)
+            self.report.warn(f"{message.topic} not copied to the output bag: {err}")
 
     def _on_info(self, msg: Any) -> None:
         self.info = msg
@@ -173,8 +194,9 @@ class Replay:
         number = self.report.frames
         try:
             frame = self.pipeline.process(
-                rgb_msg, depth_msg, self.info, self.cfg.node, self.wants, check_intrinsics=True
-            )
+                rgb_msg, depth_msg, self.info, self.cfg.node, self.wants, check_intrinsics=True,
+                depth_camera=self._depth_camera(),
+            )  # fmt: skip
         except InputError as err:
             self.report.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
             return
@@ -183,7 +205,7 @@ class Replay:
         timings = dict(frame.timings_ms)
         if self.writer is not None:
             timings.update(self._write_outputs(frame))
-        timings["total"] = sum(v for k, v in timings.items() if k in ("decode", "segment", "outputs"))
+        timings["total"] = sum(v for k, v in timings.items() if k in TOTAL_STAGES)
         self.report.add_frame(frame.stamp_ns, timings)
         labels = frame.segmentation.labels
         if self._wants_figure(number):
@@ -194,6 +216,13 @@ class Replay:
             self._save_figure(frame.stamp_ns, None)
         if self.progress is not None:
             self.progress.update(1)
+
+    def _depth_camera(self) -> DepthCamera:
+        """The depth camera_info and the extrinsic (the bag's /tf_static, or the node's parameter)."""
+        node = self.cfg.node
+        if node.extrinsic_source == "parameter":
+            return DepthCamera(self.depth_info, extrinsic_from_pose(node.extrinsic_depth_to_colour))
+        return DepthCamera(self.depth_info, self.tf_static.lookup)
 
     def _write_outputs(self, frame: ProcessedFrame) -> dict[str, float]:
         """Write the frame's output messages (the classes once, latched); ``outputs``: built + written."""
@@ -301,8 +330,9 @@ def replay(
             class_names=classes.names,
             confusion=ConfusionMatrix(len(classes)) if topics.labels else None,
         )
-        if bag.is_ros1 and cfg.out is not None:
-            report.warn("input topics are not copied from a ROS 1 bag (CDR differs)")
+        for copy, raw in raw_preferred(bag.topics()).items():
+            if raw in (topics.rgb, topics.depth):
+                report.warn(f"{copy} not read: the bag holds the same stream raw on {raw}")
         if cfg.report_dir is not None:
             cfg.report_dir.mkdir(parents=True, exist_ok=True)
         expected = _expected_frames(bag, topics, cfg)
@@ -311,6 +341,7 @@ def replay(
             run = Replay(cfg, segmenter, topics, report, writer, stop)
             run.overlay_every = max(1, expected // max(1, cfg.overlays))
             run.progress = stack.enter_context(_progress(expected, cfg.progress))
+            _read_tf_static(bag, run, report)
             # camera_info recorded before the window (often latched, sent once) still applies.
             for message in bag.messages([topics.info], bag.start_ns, start_ns):
                 run.feed(bag, message, copy=False)
@@ -337,6 +368,18 @@ def replay(
     if cfg.report_dir is not None:
         write_report(report, cfg.report_dir)
     return report
+
+
+def _read_tf_static(bag: BagReader, run: Replay, report: ReplayReport) -> None:
+    """Every static transform of the bag (drivers latch them once, often before the window)."""
+    if TF_STATIC not in bag.topics():
+        return
+    for message in bag.messages([TF_STATIC]):
+        try:
+            for stamped in bag.deserialize(message).transforms:
+                run.tf_static.add(stamped)
+        except (BagReadError, TransformError) as err:
+            report.warn(f"{TF_STATIC}: {err}")
 
 
 def _backend_name(segmenter: Any) -> str:
