@@ -11,7 +11,7 @@ from asymfusion_ros.bags import BagReader
 from asymfusion_ros.cli import main
 from asymfusion_ros.data.synthetic import SyntheticScenes
 from asymfusion_ros.replay import make_bag
-from asymfusion_ros.ros import messages
+from asymfusion_ros.ros import compressed, messages
 
 SIZE = (64, 80)  # (H, W)
 
@@ -94,3 +94,24 @@ def test_make_bag_rejects_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
         main(["make-bag", "--synthetic", "--frames", "2", "--size", "640", "-o", "x"])
     assert exit_info.value.code == 2
     assert "WxH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec", ["png", "rvl"])
+def test_make_bag_compressed_writes_image_transport_topics(tmp_path: Path, codec: str) -> None:
+    out = tmp_path / "bag"
+    args = ["make-bag", "--synthetic", "--frames", "3", "--size", "80x64", "--seed", "3", "--compressed"]
+    assert main([*args, "--depth-codec", codec, "--jpeg-quality", "95", "-o", str(out)]) == 0
+    streams = _read(out)
+    rgb_topic, depth_topic = f"{make_bag.RGB_TOPIC}/compressed", f"{make_bag.DEPTH_TOPIC}/compressedDepth"
+    assert sorted(streams) == sorted((rgb_topic, depth_topic, make_bag.INFO_TOPIC, make_bag.LABEL_TOPIC))
+    rgb_msg, depth_msg = streams[rgb_topic][0][1], streams[depth_topic][0][1]
+    assert (rgb_msg.format, depth_msg.format) == (
+        "rgb8; jpeg compressed bgr8",
+        f"16UC1; compressedDepth {codec}",
+    )
+    sample = SyntheticScenes(size=SIZE, seed=3).frame(0)
+    depth_mm = compressed.compressed_to_depth_m(depth_msg, depth_scale=1.0)
+    np.testing.assert_array_equal(depth_mm, np.round(sample.depth_m * 1000))  # lossless
+    rgb = compressed.compressed_to_rgb(rgb_msg).astype(np.int16)
+    assert np.abs(rgb - sample.rgb).mean() < 4  # JPEG at 95
+    assert main([*args, "--jpeg-quality", "0", "-o", str(tmp_path / "bad")]) == 2

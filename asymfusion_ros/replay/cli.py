@@ -29,9 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag")
     topics = parser.add_argument_group("topics (detected from message types and encodings when omitted)")
     topics.add_argument(
-        "--rgb-topic", help="colour image (rgb8, bgr8, rgba8, bgra8; mono8 only when named here)"
+        "--rgb-topic",
+        help="colour image (rgb8, bgr8, rgba8, bgra8; mono8 only when named here), or its .../compressed",
     )
-    topics.add_argument("--depth-topic", help="depth image (16UC1/mono16 in --depth-scale units, 32FC1 m)")
+    topics.add_argument(
+        "--depth-topic",
+        help="depth image (16UC1/mono16 in --depth-scale units, 32FC1 m), or its .../compressedDepth",
+    )
     topics.add_argument("--info-topic", help="camera_info of the colour camera")
     topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
     parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")

@@ -5,6 +5,9 @@ depth are stamped a few milliseconds apart with small jitter, camera_info shares
 stamp, and messages are logged a little after their stamps, as a recorder receives them.
 Ground-truth labels ride along on ``/camera/segmentation/ground_truth`` (mono8, 255 = void)
 with the colour stamp, so ``asymfusion replay`` can score a model anywhere, no robot needed.
+With ``--compressed`` colour and depth are stored as a robot usually records them: JPEG on
+``<colour topic>/compressed`` and 16UC1 compressedDepth (PNG, or RVL) on
+``<depth topic>/compressedDepth``, image_transport's names and formats.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from asymfusion_ros.bags import BagFormat, BagReadError, BagWriter, typestore
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data.sample import RGBDSample
 from asymfusion_ros.data.synthetic import SyntheticScenes
+from asymfusion_ros.ros import compressed
+from asymfusion_ros.ros.compressed import Transport, transport_topic
 from asymfusion_ros.ros.messages import build_camera_info, build_header, build_image, rosbags_factory
 
 FRAME_ID = "camera_color_optical_frame"
@@ -37,6 +42,13 @@ DEPTH_OFFSET_NS = 4_000_000
 """Depth is exposed this long after colour (plus jitter), as on unsynchronised RGB-D cameras."""
 
 
+class Compression(NamedTuple):
+    """How ``--compressed`` stores the images: JPEG colour at a quality, depth as PNG or RVL."""
+
+    jpeg_quality: int = 90
+    depth_codec: str = "png"
+
+
 class StampedMessage(NamedTuple):
     """A message with its recording time (``log_ns``) for writing in recording order."""
 
@@ -46,25 +58,34 @@ class StampedMessage(NamedTuple):
     msg: Any
 
 
-def frame_messages(sample: RGBDSample, rgb_ns: int, depth_ns: int) -> list[tuple[str, int, Any]]:
-    """(topic, stamp_ns, message) of one camera frame: colour, camera_info, depth (16UC1 mm), labels."""
+def frame_messages(
+    sample: RGBDSample, rgb_ns: int, depth_ns: int, compression: Compression | None = None
+) -> list[tuple[str, int, Any]]:
+    """(topic, stamp_ns, message) of one camera frame: colour, camera_info, depth (16UC1 mm), labels;
+    colour and depth as CompressedImage on their transport topics when ``compression`` is given."""
     factory = rosbags_factory(typestore())
     rgb_header = build_header(factory, rgb_ns, FRAME_ID)
     depth_header = build_header(factory, depth_ns, FRAME_ID)
     depth_mm = np.round(sample.depth_m * 1000.0).clip(0, 65535).astype(np.uint16)
     height, width = sample.rgb.shape[:2]
-    out = [
-        (RGB_TOPIC, rgb_ns, build_image(factory, rgb_header, sample.rgb, "rgb8")),
-        (INFO_TOPIC, rgb_ns, build_camera_info(factory, rgb_header, sample.K, height, width)),
-        (DEPTH_TOPIC, depth_ns, build_image(factory, depth_header, depth_mm, "16UC1")),
-    ]
+    if compression is None:
+        rgb = (RGB_TOPIC, rgb_ns, build_image(factory, rgb_header, sample.rgb, "rgb8"))
+        depth = (DEPTH_TOPIC, depth_ns, build_image(factory, depth_header, depth_mm, "16UC1"))
+    else:
+        jpeg = compressed.encode_rgb(sample.rgb, "jpeg", quality=compression.jpeg_quality)
+        depth_bytes = compressed.encode_depth(depth_mm, compression.depth_codec)
+        rgb = (transport_topic(RGB_TOPIC, Transport.COMPRESSED), rgb_ns,
+               compressed.build_compressed_image(factory, rgb_header, *jpeg))  # fmt: skip
+        depth = (transport_topic(DEPTH_TOPIC, Transport.COMPRESSED_DEPTH), depth_ns,
+                 compressed.build_compressed_image(factory, depth_header, *depth_bytes))  # fmt: skip
+    out = [rgb, (INFO_TOPIC, rgb_ns, build_camera_info(factory, rgb_header, sample.K, height, width)), depth]
     if sample.labels is not None:
         out.append((LABEL_TOPIC, rgb_ns, build_image(factory, rgb_header, sample.labels, "mono8")))
     return out
 
 
 def synthetic_messages(
-    frames: int, rate_hz: float, size: tuple[int, int], seed: int
+    frames: int, rate_hz: float, size: tuple[int, int], seed: int, compression: Compression | None = None
 ) -> Iterator[StampedMessage]:
     """Every message of the synthetic recording, in recording (log time) order."""
     scenes = SyntheticScenes(size=size, seed=seed)
@@ -76,7 +97,7 @@ def synthetic_messages(
         base_ns = START_NS + index * period_ns
         rgb_ns = base_ns + int(rng.normal(0.0, 0.5e6))
         depth_ns = rgb_ns + DEPTH_OFFSET_NS + int(rng.normal(0.0, 1.0e6))
-        for topic, stamp_ns, msg in frame_messages(scenes.frame(index), rgb_ns, depth_ns):
+        for topic, stamp_ns, msg in frame_messages(scenes.frame(index), rgb_ns, depth_ns, compression):
             transport_ns = int(rng.uniform(3e6, 12e6))  # driver + DDS delay before the recorder sees it
             heapq.heappush(pending, StampedMessage(stamp_ns + transport_ns, order, topic, msg))
             order += 1
@@ -95,6 +116,7 @@ def write_synthetic_bag(
     size: tuple[int, int] = (480, 640),
     seed: int = 0,
     fmt: BagFormat = BagFormat.MCAP,
+    compression: Compression | None = None,
 ) -> dict[str, int]:
     """Write the synthetic recording to ``out`` (a new rosbag2 directory); message counts by topic."""
     if frames < 1:
@@ -102,7 +124,7 @@ def write_synthetic_bag(
     if rate_hz <= 0:
         raise ValueError(f"rate must be > 0 Hz, got {rate_hz}")
     with BagWriter(out, fmt) as writer:
-        for message in synthetic_messages(frames, rate_hz, size, seed):
+        for message in synthetic_messages(frames, rate_hz, size, seed, compression):
             writer.write(message.topic, message.msg, message.log_ns)
         return dict(writer.counts)
 
@@ -126,12 +148,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=BagFormat.MCAP.value,
         help="rosbag2 storage (default mcap)",
     )
+    parser.add_argument(
+        "--compressed",
+        action="store_true",
+        help="colour as JPEG on <topic>/compressed, depth as compressedDepth on <topic>/compressedDepth",
+    )
+    parser.add_argument(
+        "--depth-codec", choices=("png", "rvl"), default="png", help="compressedDepth codec (default png)"
+    )
+    parser.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="bag directory to create")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out.exists():
         print(f"make-bag: {args.out} exists already, not overwriting", file=sys.stderr)
+        return 2
+    if not 1 <= args.jpeg_quality <= 100:
+        print(f"make-bag: --jpeg-quality must be within 1-100, got {args.jpeg_quality}", file=sys.stderr)
         return 2
     try:
         counts = write_synthetic_bag(
@@ -141,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             seed=args.seed,
             fmt=BagFormat(args.format),
+            compression=Compression(args.jpeg_quality, args.depth_codec) if args.compressed else None,
         )
     except ValueError as err:
         print(f"make-bag: {err}", file=sys.stderr)
