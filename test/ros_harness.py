@@ -106,7 +106,8 @@ class Harness:
 
     def connected(self) -> bool:
         """Every output has the probe as subscriber and every camera topic the node."""
-        outputs = all(p.get_subscription_count() > 0 for p in self.node.core.publishers.values())
+        publishers = self.node.core.publishers
+        outputs = all(publishers[name].get_subscription_count() > 0 for name in OUTPUTS if name in publishers)
         return outputs and self.camera.matched()
 
     def _recorder(self, name: str) -> Callable[[Any], None]:

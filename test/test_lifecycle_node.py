@@ -83,7 +83,7 @@ def test_transitions_gate_frames_and_the_model(context: Any, tiny_onnx: Path) ->
         assert lifecycle.change(Transition.TRANSITION_CONFIGURE)
         assert lifecycle.state() == "inactive"
         segmenter = core.segmenter
-        assert segmenter is not None and set(core.publishers) == set(OUTPUTS)
+        assert segmenter is not None and set(core.publishers) == {*OUTPUTS, "overlay/compressed"}
         assert not h.camera.matched()  # inactive: nothing subscribed yet
 
         assert lifecycle.change(Transition.TRANSITION_ACTIVATE)

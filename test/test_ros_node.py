@@ -382,3 +382,33 @@ def test_the_shipped_default_model_runs(context: Any) -> None:
         assert "asymfusion_r18_synthetic" in h.node.core.info["model"]
     finally:
         h.close()
+
+
+def test_the_compressed_overlay_is_a_jpeg_of_the_overlay_only_while_subscribed(harness: Harness) -> None:
+    from sensor_msgs.msg import CompressedImage
+
+    from asymfusion_ros.ros import compressed
+
+    received: dict[int, Any] = {}
+    publisher = harness.node.core.publishers["overlay/compressed"]
+    assert publisher.get_subscription_count() == 0  # nobody asked: not computed (the other tests ran so)
+    sub = harness.probe.create_subscription(
+        CompressedImage,
+        "segmentation/overlay/compressed",
+        lambda m: received.setdefault(messages.stamp_to_ns(m.header.stamp), m),
+        10,
+    )
+    try:
+        harness.wait_for(lambda: publisher.get_subscription_count() > 0, 10.0, "the JPEG overlay subscriber")
+        stamp = send_until(
+            harness,
+            lambda s: good_frame(harness, s),
+            lambda s: s in received and s in harness.received["overlay"],
+            "overlay and its JPEG",
+        )
+        overlay = messages.image_to_rgb(harness.received["overlay"][stamp])
+        assert (received[stamp].format, bytes(received[stamp].data)) == compressed.encode_rgb(
+            overlay, quality=90
+        )
+    finally:
+        harness.probe.destroy_subscription(sub)

@@ -34,7 +34,9 @@ NO_DEPTH_CAMERA = DepthCamera()
 """Neither a depth camera_info nor an extrinsic: registered depth is resized, unregistered refused."""
 
 OUTPUTS = outputs.IMAGE_OUTPUTS + outputs.CLOUD_OUTPUTS
-"""Every per-frame output, by name (the topics ``segmentation/<name>``)."""
+"""Every per-frame output of node and replay, by name (the topics ``segmentation/<name>``)."""
+NODE_OUTPUTS = (*OUTPUTS, outputs.COMPRESSED_OVERLAY)
+"""The node's: OUTPUTS and the overlay's JPEG for remote operators."""
 
 
 class InputError(messages.MessageError):
@@ -124,7 +126,7 @@ class FramePipeline:
 
         header = rgb_msg.header
         built: dict[str, Any] = {}
-        if any(name in wants for name in outputs.IMAGE_OUTPUTS):
+        if any(name in wants for name in (*outputs.IMAGE_OUTPUTS, outputs.COMPRESSED_OVERLAY)):
             built.update(
                 outputs.image_messages(self.factory, header, rgb, segmentation, self.palette, settings, wants)
             )

@@ -52,11 +52,11 @@ from visualization_msgs.msg import MarkerArray
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
-from asymfusion_ros.ros import messages, params
+from asymfusion_ros.ros import messages, outputs, params
 from asymfusion_ros.ros.compressed import Transport, transport_topic
 from asymfusion_ros.ros.depth_input import DepthCamera, extrinsic_from_pose
 from asymfusion_ros.ros.diagnostics import PipelineStats, Snapshot, diagnostic_array
-from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline
+from asymfusion_ros.ros.frame_pipeline import NODE_OUTPUTS, FramePipeline
 from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.ros.sync import DEPTH, RGB, Synchronizer, create_sync
 from asymfusion_ros.ros.transforms import TransformError, TransformTree
@@ -74,9 +74,10 @@ TF_STATIC_QOS = QoSProfile(
     depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
 """tf2's static broadcaster QoS: every static transform sent before the node started still arrives."""
-OUTPUT_TYPES: dict[str, Any] = {name: Image for name in OUTPUTS} | {
+OUTPUT_TYPES: dict[str, Any] = {name: Image for name in NODE_OUTPUTS} | {
     "points": PointCloud2,
     "class_tags": MarkerArray,
+    outputs.COMPRESSED_OVERLAY: CompressedImage,
 }
 
 
@@ -171,7 +172,8 @@ class SegmentationCore:
             "classes": f"{segmenter.classes.name} ({len(segmenter.classes)})",
         }
         self.publishers = {
-            name: self._publisher(OUTPUT_TYPES[name], f"segmentation/{name}", OUTPUT_QOS) for name in OUTPUTS
+            name: self._publisher(OUTPUT_TYPES[name], f"segmentation/{name}", OUTPUT_QOS)
+            for name in NODE_OUTPUTS
         }
         self._classes_pub = self._publisher(String, "segmentation/classes", LATCHED_QOS)
         self._diag_pub = self._publisher(DiagnosticArray, "/diagnostics", 10)
@@ -355,7 +357,7 @@ class SegmentationCore:
         wanted = {
             name
             for name, pub in self.publishers.items()
-            if getattr(settings, f"publish_{name}") and pub.get_subscription_count() > 0
+            if getattr(settings, f"publish_{outputs.toggle(name)}") and pub.get_subscription_count() > 0
         }
         if not wanted:
             self.stats.frame_skipped()

@@ -3,6 +3,8 @@
 rclpy-free: ``factory`` builds rclpy or rosbags message classes, so replay writes exactly
 what the node publishes. Only the outputs named in ``wants`` are computed, so a robot that
 subscribes to the cloud alone pays for neither the colour image nor the overlay.
+``overlay/compressed`` (the overlay as JPEG, for operators on a thin link) is the node's only:
+replay writes the raw overlay.
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ import numpy as np
 from asymfusion_ros import geometry
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.inference.pipeline import Segmentation
-from asymfusion_ros.ros import messages
+from asymfusion_ros.ros import compressed, messages
 from asymfusion_ros.ros.params import Settings
 
 IMAGE_OUTPUTS = ("labels", "confidence", "color", "overlay")
 CLOUD_OUTPUTS = ("points", "class_tags")
+COMPRESSED_OVERLAY = "overlay/compressed"
+"""The overlay as a JPEG sensor_msgs/CompressedImage (``segmentation/overlay/compressed``), live only."""
+
+
+def toggle(name: str) -> str:
+    """The ``publish.<toggle>`` parameter that enables output ``name`` (the overlay's for its JPEG)."""
+    return name.split("/", 1)[0]
 
 
 def image_messages(
@@ -31,20 +40,25 @@ def image_messages(
     settings: Settings,
     wants: Collection[str] = IMAGE_OUTPUTS,
 ) -> dict[str, Any]:
-    """Image messages (name -> message) of the wanted outputs among IMAGE_OUTPUTS."""
+    """Image messages (name -> message) of the wanted outputs among IMAGE_OUTPUTS and COMPRESSED_OVERLAY."""
     out: dict[str, Any] = {}
     if "labels" in wants:
         out["labels"] = messages.build_image(factory, header, segmentation.labels)
     if "confidence" in wants:
         confidence = segmentation.confidence.astype(np.float32, copy=False)
         out["confidence"] = messages.build_image(factory, header, confidence)
-    if "color" in wants or "overlay" in wants:
+    overlays = [name for name in ("overlay", COMPRESSED_OVERLAY) if name in wants]
+    if "color" in wants or overlays:
         color = geometry.colorize(segmentation.labels, palette)
         if "color" in wants:
             out["color"] = messages.build_image(factory, header, color)
-        if "overlay" in wants:
+        if overlays:
             blended = geometry.overlay(rgb, color, settings.overlay_alpha)
-            out["overlay"] = messages.build_image(factory, header, blended)
+            if "overlay" in wants:
+                out["overlay"] = messages.build_image(factory, header, blended)
+            if COMPRESSED_OVERLAY in wants:
+                jpeg = compressed.encode_rgb(blended, "jpeg", quality=settings.overlay_jpeg_quality)
+                out[COMPRESSED_OVERLAY] = compressed.build_compressed_image(factory, header, *jpeg)
     return out
 
 

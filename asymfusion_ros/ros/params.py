@@ -50,6 +50,7 @@ class Settings:
     points_max_range: float = 10.0
     points_organized: bool = False
     overlay_alpha: float = 0.5
+    overlay_jpeg_quality: int = 90
     tags_min_points: int = 50
     depth_scale: float = 0.001
     rgb_transport: str = Transport.RAW.value
@@ -104,6 +105,7 @@ PARAMS: tuple[Param, ...] = (
           positive=True),
     Param("points.organized", "cloud: keep the (rows, cols) image layout, invalid points NaN"),
     Param("overlay.alpha", "overlay: weight of the class colours", bounds=(0.0, 1.0)),
+    Param("overlay.jpeg_quality", "segmentation/overlay/compressed: JPEG quality", bounds=(1, 100)),
     Param("tags.min_points", "class tags: points a class needs in the cloud to get a tag", bounds=(1, 10**7)),
     Param("depth_scale", "16UC1 depth: metres per unit (0.001 = millimetres)", bounds=(0.0, 1.0),
           positive=True),
