@@ -1,6 +1,6 @@
 """launch/asymfusion.launch.py without launch installed: it compiles, imports only launch,
-launch_ros and lifecycle_msgs, declares the arguments the README documents, and remaps the
-node's inputs."""
+launch_ros, lifecycle_msgs and this package's preset loader, declares the arguments the README
+documents, and remaps the node's inputs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parent.parent
 LAUNCH = REPO / "launch" / "asymfusion.launch.py"
 EXPECTED_ARGUMENTS = {
     "model", "backend", "precision", "rgb_topic", "depth_topic", "camera_info_topic",
-    "namespace", "params_file", "use_sim_time", "rviz", "lifecycle",
+    "namespace", "params_file", "use_sim_time", "rviz", "lifecycle", "camera",
+    "depth_camera_info_topic", "rgb_transport", "depth_transport", "depth_registration",
 }  # fmt: skip
 
 
@@ -26,14 +27,16 @@ def test_launch_file_compiles(tmp_path: Path) -> None:
     py_compile.compile(str(LAUNCH), cfile=str(tmp_path / "launch.pyc"), doraise=True)
 
 
-def test_launch_file_imports_only_launch_launch_ros_and_lifecycle_msgs() -> None:
+def test_launch_file_imports_only_launch_launch_ros_lifecycle_msgs_and_the_preset_loader() -> None:
     modules = set()
     for node in ast.walk(tree()):
         if isinstance(node, ast.ImportFrom) and node.module:
-            modules.add(node.module.split(".")[0])
+            modules.add(
+                node.module if node.module.startswith("asymfusion_ros") else node.module.split(".")[0]
+            )
         elif isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
-    assert modules <= {"launch", "launch_ros", "lifecycle_msgs"}, modules
+    assert modules <= {"launch", "launch_ros", "lifecycle_msgs", "asymfusion_ros.ros.camera_presets"}, modules
 
 
 def test_launch_arguments_and_remappings() -> None:
@@ -45,8 +48,10 @@ def test_launch_arguments_and_remappings() -> None:
     assert all(description for _, _, description in declared)
     assert ast.get_docstring(module)
     source = LAUNCH.read_text()
-    for topic in ("rgb/image", "depth/image", "rgb/camera_info"):
-        assert f'("{topic}", LaunchConfiguration(' in source, topic
+    for topic, argument in (("rgb/image", "rgb_topic"), ("depth/image", "depth_topic"),
+                            ("rgb/camera_info", "camera_info_topic"),
+                            ("depth/camera_info", "depth_camera_info_topic")):  # fmt: skip
+        assert f'("{topic}", chosen("{argument}", preset.' in source, topic  # the argument, else the preset
     assert '"asymfusion_node"' in source and '"asymfusion.rviz"' in source and '"asymfusion.yaml"' in source
     # lifecycle:=true: the managed node, configured at start and activated once configured
     assert '"asymfusion_lifecycle_node"' in source
