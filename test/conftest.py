@@ -8,7 +8,9 @@ node, since a robot needs real discovery.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,21 @@ def tiny_onnx(tiny_checkpoint: Path) -> Path:
     from asymfusion_ros.export.exporter import export_onnx
 
     return export_onnx(tiny_checkpoint, tiny_checkpoint.with_suffix(".onnx"))
+
+
+@pytest.fixture(scope="session")
+def segmenter(tiny_onnx: Path) -> Any:
+    """``tiny_onnx`` on ONNX Runtime: what the node under test computes, for comparisons."""
+    from asymfusion_ros.inference.pipeline import Segmenter
+
+    return Segmenter.from_path(tiny_onnx, backend="onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Any]:
+    """An rclpy context of the test module's own (skips where rclpy is not installed)."""
+    rclpy = pytest.importorskip("rclpy")
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)

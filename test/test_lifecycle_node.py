@@ -8,7 +8,6 @@ load fails configure and leaves the node unconfigured.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ from asymfusion_ros.ros.lifecycle_node import SegmentationLifecycleNode  # noqa:
 pytestmark = pytest.mark.ros
 
 NAMESPACE = "/lifecycle_test"
-
-
-@pytest.fixture()
-def context() -> Iterator[Any]:
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
 
 
 class Lifecycle:

@@ -41,19 +41,6 @@ CAMERA = "/transport_cam"
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
-@pytest.fixture(scope="module")
-def segmenter(tiny_onnx: Path) -> Segmenter:
-    return Segmenter.from_path(tiny_onnx, backend="onnxruntime")
-
-
-@pytest.fixture(scope="module")
 def nyu_frame(nyu_sample: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rgb uint8, depth in millimetres uint16, K) of a real frame at SIZE."""
     height, width = SIZE

@@ -28,23 +28,10 @@ pytestmark = pytest.mark.ros
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
-@pytest.fixture(scope="module")
 def harness(context: Any, tiny_onnx: Path) -> Iterator[Harness]:
     h = Harness(context, tiny_onnx, "/node_test", **{"tags.min_points": 1})
     yield h
     h.close()
-
-
-@pytest.fixture(scope="module")
-def segmenter(tiny_onnx: Path) -> Segmenter:
-    return Segmenter.from_path(tiny_onnx, backend="onnxruntime")
 
 
 def test_every_output_carries_the_input_header_and_camera_size(

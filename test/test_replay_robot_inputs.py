@@ -1,21 +1,24 @@
-"""Replay of a bag of real frames recorded as a robot records them: JPEG ``compressed`` colour and
-PNG ``compressedDepth`` depth on RealSense topic names, read with no topic flags.
+"""Replay of bags recorded as robots record them, read with no topic flags.
 
-Two NYUv2 frames (../shared/nyuv2_sample, K and depth scale from its README) are written as
-``realsense2_camera`` names them with ``align_depth.enable:=true``; replay must find the
-compressed topics, process every frame and put each cloud point at the frame's own depth.
+- Compressed: two real NYUv2 frames (../shared/nyuv2_sample, K and depth scale from its README)
+  as JPEG ``compressed`` colour and PNG ``compressedDepth`` depth, on the topics
+  ``realsense2_camera`` uses with ``align_depth.enable:=true``; replay must find them, process
+  every frame and put each cloud point at the frame's own depth.
+- Unregistered depth: depth in its own camera's frame, with its camera_info and the driver's
+  ``/tf_static``; replay registers it where the geometry puts it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-import pytest
 
 from asymfusion_ros.bags import BagReader, BagWriter, typestore
 from asymfusion_ros.inference.pipeline import Segmenter
+from asymfusion_ros.registration import register_depth
 from asymfusion_ros.replay.runner import ReplayConfig, replay
 from asymfusion_ros.ros import compressed, messages
 from asymfusion_ros.ros.params import Settings
@@ -68,11 +71,6 @@ def write_realsense_bag(
     return count
 
 
-@pytest.fixture(scope="module")
-def segmenter(tiny_onnx: Path) -> Segmenter:
-    return Segmenter.from_path(tiny_onnx, backend="onnxruntime")
-
-
 def test_compressed_realsense_bag_replays_with_no_topic_flags(
     nyu_sample: Path, segmenter: Segmenter, tmp_path: Path
 ) -> None:
@@ -113,3 +111,72 @@ def test_a_stream_recorded_raw_and_compressed_is_read_raw(
     assert report.topics["rgb"] == RGB and report.topics["depth"] == f"{DEPTH}/compressedDepth"
     assert any(f"{RGB}/compressed not read" in w and "raw" in w for w in report.warnings), report.warnings
     assert report.frames == written
+
+
+def _tf_static(factory: Any, stamp: int, edges: list[tuple[str, str, float]]) -> Any:
+    """A TFMessage of (parent, child, x offset in metres) edges, rotation identity."""
+    transforms = [
+        factory.new(
+            "geometry_msgs/msg/TransformStamped",
+            header=messages.build_header(factory, stamp, parent),
+            child_frame_id=child,
+            transform=factory.new(
+                "geometry_msgs/msg/Transform",
+                translation=factory.new("geometry_msgs/msg/Vector3", x=x, y=0.0, z=0.0),
+                rotation=factory.new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+            ),
+        )
+        for parent, child, x in edges
+    ]
+    return factory.new("tf2_msgs/msg/TFMessage", transforms=transforms)
+
+
+BASELINE_M = 0.05
+COLOUR_K = np.array([[60.0, 0.0, 32.0], [0.0, 60.0, 24.0], [0.0, 0.0, 1.0]])
+DEPTH_K = np.array([[50.0, 0.0, 31.0], [0.0, 50.0, 23.0], [0.0, 0.0, 1.0]])
+
+
+def test_unregistered_depth_is_registered_with_the_bags_tf_static(
+    segmenter: Segmenter, tmp_path: Path
+) -> None:
+    factory = messages.rosbags_factory(typestore())
+    depth = np.full((48, 64), 2.0, np.float32)
+    depth[12:36, 20:40] = 1.0  # a box in front of a wall
+    start = 1_700_000_000 * 10**9
+    with BagWriter(tmp_path / "kinect") as writer:
+        edges = [("camera_link", "camera_color_optical_frame", 0.0),
+                 ("camera_link", "camera_depth_optical_frame", BASELINE_M)]  # fmt: skip
+        tf = _tf_static(factory, start, edges)
+        writer.write("/tf_static", tf, start, latched=True)
+        for i in range(3):
+            stamp = start + (i + 1) * 100_000_000
+            colour = messages.build_header(factory, stamp, "camera_color_optical_frame")
+            depth_header = messages.build_header(factory, stamp, "camera_depth_optical_frame")
+            rgb = np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            writer.write(
+                "/camera/color/camera_info",
+                messages.build_camera_info(factory, colour, COLOUR_K, 48, 64),
+                stamp,
+            )
+            depth_info = messages.build_camera_info(factory, depth_header, DEPTH_K, 48, 64)
+            writer.write("/camera/depth/camera_info", depth_info, stamp)
+            writer.write(
+                "/camera/depth/image_raw", messages.build_image(factory, depth_header, depth), stamp + 1
+            )
+            writer.write("/camera/color/image_raw", messages.build_image(factory, colour, rgb), stamp + 2)
+    settings = Settings(points_stride=1, points_organized=True)
+    out = tmp_path / "out"
+    report = replay(ReplayConfig(bag=tmp_path / "kinect", out=out, progress=False, node=settings), segmenter)
+    assert report.topics["depth_info"] == "/camera/depth/camera_info"
+    assert report.frames == 3 and not report.skipped, report.skipped
+    assert "register" in report.latency()
+
+    transform = np.eye(4)
+    transform[0, 3] = BASELINE_M
+    expected = register_depth(depth, DEPTH_K, COLOUR_K, (64, 48), transform)
+    with BagReader(out) as bag:
+        clouds = [bag.deserialize(m) for m in bag.messages(["/camera/segmentation/points"])]
+    assert len(clouds) == 3
+    for cloud in clouds:
+        z = np.nan_to_num(messages.point_cloud_to_array(cloud)["z"], nan=0.0)
+        np.testing.assert_allclose(z, expected, atol=1e-5)
