@@ -180,3 +180,14 @@ def test_unregistered_depth_is_registered_with_the_bags_tf_static(
     for cloud in clouds:
         z = np.nan_to_num(messages.point_cloud_to_array(cloud)["z"], nan=0.0)
         np.testing.assert_allclose(z, expected, atol=1e-5)
+
+    # --depth-registration off: every frame refused, saying how to align; assume_registered: unchecked
+    def with_registration(mode: str) -> Any:
+        cfg = ReplayConfig(bag=tmp_path / "kinect", progress=False, node=Settings(depth_registration=mode))
+        return replay(cfg, segmenter)
+
+    refused = with_registration("off")
+    assert refused.frames == 0 and sum(refused.skipped.values()) == 3
+    assert any("not registered" in reason and "align_depth" in reason for reason in refused.skipped)
+    unchecked = with_registration("assume_registered")
+    assert unchecked.frames == 3 and "register" not in unchecked.latency()

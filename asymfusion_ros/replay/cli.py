@@ -20,6 +20,7 @@ from pathlib import Path
 from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.registration import DepthRegistration
 from asymfusion_ros.replay.report import summary_lines
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
 from asymfusion_ros.ros.params import Settings
@@ -52,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--depth-scale", type=float, default=Settings.depth_scale, help="metres per 16UC1 unit (node default)"
+    )
+    parser.add_argument(
+        "--depth-registration",
+        choices=[m.value for m in DepthRegistration],
+        default=Settings.depth_registration,
+        help="depth of another camera: auto registers it (bag's /tf_static), off refuses it, "
+        "assume_registered resizes it unchecked (the node's depth_registration)",
     )
     parser.add_argument("--start", type=float, help="seconds from the bag's start")
     parser.add_argument("--end", type=float, help="seconds from the bag's start")
@@ -89,6 +97,7 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
             sync_queue_size=args.queue_size,
             sync_slop=args.slop,
             depth_scale=args.depth_scale,
+            depth_registration=args.depth_registration,
         ),
     )
 
