@@ -141,4 +141,4 @@ def align_depth(
     except (TransformError, ValueError) as err:  # no chain on /tf_static; a K that projects nothing
         raise UnregisteredDepthError(f"cannot register depth ({reason}): {err}") from err
     aligned, problems = frames.depth_like(registered, shape)
-    return aligned, (*k_problems, *problems), True
+    return aligned, problems, True  # K's own faults are the pipeline's to report (frames.intrinsics)
