@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as err:
         return _fail(1, f"cannot load model {cfg.node.model}: {err}")
     bags = find_bags(args.bag)
-    if args.ray is not None or bags != args.bag:
+    if args.ray is not None or len(args.bag) > 1 or bags not in ([], args.bag):  # else one bag, as ever
         return _run_many(args, cfg, bags, model, segmenter)
     stop = threading.Event()
     try:
