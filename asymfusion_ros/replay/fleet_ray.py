@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, Progress, run_bag
+from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, Progress, not_run, run_bag
 
 INSTALL_HINT = "--ray needs Ray: pip install 'asymfusion_ros[fleet]' (or pip install ray)"
 
@@ -50,10 +50,18 @@ class _Monitor:
 
 
 class _MonitorChannel:
-    """A Ray task's channel: events to the monitor actor; asks it whether to stop."""
+    """A Ray task's channel: events to the monitor actor; asks it whether to stop.
+
+    It never waits for an answer: a Ray task blocked in ``ray.get`` lends its CPU to the next
+    task, which would run more bags at once than there are CPUs. An answer is picked up when
+    it has come, a frame or so later; tasks that have not opened their bag yet are cancelled
+    by the driver instead.
+    """
 
     def __init__(self, monitor: Any) -> None:
         self.monitor = monitor
+        self.question: Any = None
+        self.stop = False
 
     def started(self, index: int, expected: int) -> None:
         self.monitor.started.remote(index, expected, os.getpid())
@@ -64,7 +72,13 @@ class _MonitorChannel:
     def stop_requested(self) -> bool:
         import ray
 
-        return bool(ray.get(self.monitor.stopped.remote()))
+        if self.question is not None:
+            answered, _ = ray.wait([self.question], timeout=0)
+            if not answered:
+                return self.stop
+            self.stop = bool(ray.get(answered[0]))
+        self.question = self.monitor.stopped.remote()
+        return self.stop
 
 
 def _ray_task(task: BagTask, model: ModelSpec, monitor: Any) -> BagResult:
@@ -88,14 +102,18 @@ def _connect(address: str | None, cpus: int) -> bool:
     return True
 
 
-def _relay(monitor: Any, progress: Progress) -> None:
+def _relay(monitor: Any, progress: Progress) -> list[int]:
+    """Hand the tasks' events to ``progress``; the bags opened since the last call."""
     import ray
 
+    opened = []
     for kind, *args in ray.get(monitor.drain.remote()):
         if kind == "started":
             progress.started(*args)
+            opened.append(args[0])
         else:
             progress.advance(*args)
+    return opened
 
 
 def _first_line(err: BaseException) -> str:
@@ -109,7 +127,7 @@ def run_on_ray(
     """Every bag as a Ray task (one CPU each); the results in the order they ended."""
     try:
         import ray
-        from ray.exceptions import RayError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError, TaskCancelledError
     except ImportError as err:
         raise RayUnavailableError(INSTALL_HINT) from err
     started_here = _connect(address, cpus)
@@ -118,17 +136,23 @@ def run_on_ray(
         monitor: Any = ray.remote(num_cpus=0)(_Monitor).remote()
         remote_task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         pending = {remote_task.remote(task, model, monitor): task for task in tasks}
+        opened: set[int] = set()
         stopping = False
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.2)
-            _relay(monitor, progress)
+            opened.update(_relay(monitor, progress))
             if progress.stop_requested() and not stopping:
-                ray.get(monitor.request_stop.remote())
                 stopping = True
+                ray.get(monitor.request_stop.remote())  # bags open end at their next frame
+                for ref, task in pending.items():
+                    if task.index not in opened:
+                        ray.cancel(ref)
             for ref in ready:
                 task = pending.pop(ref)
                 try:
                     result = ray.get(ref)
+                except TaskCancelledError:
+                    result = not_run(task)
                 except RayTaskError:
                     raise  # an exception of ours inside the task: a bug, not the bag's fault
                 except RayError as err:
