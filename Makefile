@@ -20,7 +20,7 @@ $(STAMP): setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[ros,train,bags,dev]'
+	$(PIP) install -q -e '.[ros,train,bags,fleet,dev]'
 	touch $@
 
 lint: $(STAMP)

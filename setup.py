@@ -50,6 +50,8 @@ setup(
         "bags": ["rosbags", "matplotlib"],
         # TensorRT itself comes with JetPack or NVIDIA's wheels; this is its CUDA memory helper.
         "tensorrt": ["cuda-python"],
+        # `asymfusion replay --ray`: many bags as Ray tasks, on this machine or a cluster.
+        "fleet": ["ray>=2.40"],
         "dev": ["pytest", "pytest-timeout", "ruff", "mypy", "types-PyYAML", "colcon-common-extensions"],
     },
     zip_safe=True,

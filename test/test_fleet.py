@@ -207,6 +207,12 @@ def test_stop_reports_what_finished(fleet: Path, model: ModelSpec, jobs: int) ->
         assert results[1].status is BagStatus.NOT_RUN
 
 
+def test_ray_is_imported_only_for_ray() -> None:
+    code = "import sys, asymfusion_ros.replay.cli; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_ray_missing_says_how_to_install(fleet: Path, tiny_onnx: Path) -> None:
     code = (
         "import sys; sys.modules['ray'] = None; from asymfusion_ros.cli import main; "

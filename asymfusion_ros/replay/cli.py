@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = _config(args)
     except ReplayOptionError as err:
         return _fail(2, str(err))
+    if args.ray and Path(args.ray).exists():
+        return _fail(2, f"--ray took {args.ray} for its address: put the bags first, or write --ray=ADDRESS")
     if cfg.out is not None and cfg.out.exists():
         return _fail(2, f"{cfg.out} exists already, not overwriting")
     try:
