@@ -39,6 +39,14 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def victim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bag long enough to be still running when its worker is killed."""
+    path = tmp_path_factory.mktemp("victim") / "victim"
+    make_bag.write_synthetic_bag(path, frames=40, rate_hz=30.0, size=SIZE, seed=9)
+    return path
+
+
+@pytest.fixture(scope="module")
 def model(tiny_onnx: Path) -> ModelSpec:
     return ModelSpec(str(tiny_onnx), "onnxruntime", "fp32")
 
@@ -175,8 +183,8 @@ class _KillOnStart(FleetProgress):
             os.kill(pid, signal.SIGKILL)
 
 
-def test_a_killed_worker_fails_its_bag_only(fleet: Path, model: ModelSpec) -> None:
-    tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / name for name in LENGTHS])
+def test_a_killed_worker_fails_its_bag_only(fleet: Path, victim: Path, model: ModelSpec) -> None:
+    tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / "short", victim, fleet / "long"])
     results, _ = run_fleet(tasks, model, _KillOnStart(tasks, threading.Event(), False), jobs=2)
     statuses = [(r.status, r.reason) for r in results]
     assert statuses[1][0] is BagStatus.FAILED and "SIGKILL" in str(statuses[1][1]), statuses
@@ -254,11 +262,11 @@ def test_ray_gives_the_metrics_of_the_local_run(
 
 
 def test_a_killed_ray_worker_fails_its_bag_only(
-    fleet: Path, model: ModelSpec, local_ray: None, tmp_path: Path
+    fleet: Path, victim: Path, trained: Path, local_ray: None
 ) -> None:
-    """The victim is long enough to be still running when its start reaches the driver."""
-    victim = tmp_path / "victim"
-    make_bag.write_synthetic_bag(victim, frames=60, rate_hz=30.0, size=SIZE, seed=9)
+    """The trained model is slow enough (~0.1 s a frame) that the victim still runs when its
+    start reaches the driver (polled every 0.2 s)."""
+    model = ModelSpec(str(trained), "onnxruntime", "fp32", threads=1)
     tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / "short", victim, fleet / "medium"])
     results, _ = run_fleet(tasks, model, _KillOnStart(tasks, threading.Event(), False), use_ray=True, jobs=2)
     failed: BagResult = results[1]
