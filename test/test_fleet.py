@@ -246,10 +246,14 @@ def local_ray() -> Iterator[None]:
 
 
 def test_ray_gives_the_metrics_of_the_local_run(
-    fleet: Path, trained: Path, tmp_path: Path, local_ray: None, capsys: pytest.CaptureFixture[str]
+    fleet: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """``--ray`` with no address starts Ray for the run (loopback, 2 CPUs) and shuts it down."""
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()
     status, local = _run([fleet], trained, tmp_path / "local", "--jobs", "2")
-    status_ray, on_ray = _run([fleet], trained, tmp_path / "ray", "--ray")
+    status_ray, on_ray = _run([fleet], trained, tmp_path / "ray", "--jobs", "2", "--ray")
+    assert not ray.is_initialized()
     assert status == status_ray == 0
     capsys.readouterr()
     assert on_ray["frames"] == local["frames"] == sum(LENGTHS.values())
