@@ -29,6 +29,10 @@ $(STAMP): setup.py
 # on the tiny ONNX bundle that the main venv exports, as a robot runs ONNX Runtime without torch.
 JAZZY_VENV ?= .venv-jazzy
 PY310_VENV ?= .venv-py310
+# Each takes the numpy of its distro's Ubuntu (24.04: 1.26.4, 22.04: 1.21.5), which a robot's
+# apt-installed ROS is built against; the main venv tests numpy 2.
+JAZZY_PINS := numpy==1.26.4
+PY310_PINS := numpy==1.21.5
 TINY_ONNX := build/tiny_model/tiny_asymfusion.onnx
 # Every module with a test marked `ros`, and the ROS-side tests beside them: message builders,
 # sync, frames and replay on real bags.
@@ -44,21 +48,21 @@ PYTHON312 ?= $(call find_python,3.12)
 PYTHON310 ?= $(call find_python,3.10)
 
 comma := ,
-# $(1) venv, $(2) Python version, $(3) its interpreter, $(4) extras: a venv with no torch in it.
+# $(1) venv, $(2) Python version, $(3) its interpreter, $(4) extras, $(5) pins: a venv with no torch.
 define torchless_venv
 	test -n '$(3)' || { echo 'no python$(2) found for $(1): install one (pyenv install $(2), or apt)' >&2; exit 1; }
 	test -x $(1)/bin/python || $(3) -m venv $(1)
 	$(1)/bin/python -m pip install -q --upgrade pip
-	$(1)/bin/python -m pip install -q -e '.[$(4)]'
+	$(1)/bin/python -m pip install -q $(5) -e '.[$(4)]'
 	! $(1)/bin/python -c 'import torch' 2>/dev/null || { echo '$(1) pulled in torch' >&2; exit 1; }
 	touch $(1)/.installed
 endef
 
-$(JAZZY_VENV)/.installed: setup.py
-	$(call torchless_venv,$(JAZZY_VENV),3.12,$(PYTHON312),ros-jazzy$(comma)bags$(comma)dev)
+$(JAZZY_VENV)/.installed: setup.py Makefile
+	$(call torchless_venv,$(JAZZY_VENV),3.12,$(PYTHON312),ros-jazzy$(comma)bags$(comma)dev,$(JAZZY_PINS))
 
-$(PY310_VENV)/.installed: setup.py
-	$(call torchless_venv,$(PY310_VENV),3.10,$(PYTHON310),bags$(comma)dev)
+$(PY310_VENV)/.installed: setup.py Makefile
+	$(call torchless_venv,$(PY310_VENV),3.10,$(PYTHON310),bags$(comma)dev,$(PY310_PINS))
 
 $(TINY_ONNX): $(STAMP) test/tiny_model.py $(wildcard asymfusion_ros/*.py asymfusion_ros/*/*.py)
 	$(PY) test/tiny_model.py $@
