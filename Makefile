@@ -42,8 +42,10 @@ JAZZY_TESTS := test/test_messages.py test/test_sync.py test/test_frames.py test/
 # torch-only parts, cannot be collected without them.
 TRAIN_TESTS = $(shell grep -lE '^(import|from) (torch|h5py)\b|^from asymfusion_ros\.(fusion|training|inference\.torch_backend)' test/test_*.py)
 
-# pythonX.Y: the one on PATH, else pyenv's newest X.Y (the CI machine's image has 3.10 and 3.12 there).
-find_python = $(firstword $(foreach p,$(shell command -v python$(1)) $(shell pyenv prefix $(1) 2>/dev/null)/bin/python$(1),$(shell $(p) -c 'print("$(p)")' 2>/dev/null)))
+# pythonX.Y: the one on PATH, else pyenv's newest X.Y (the CI machine's image has 3.10 and 3.12
+# there; found by path, so pyenv need not be on PATH).
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+find_python = $(firstword $(foreach p,$(shell command -v python$(1)) $(lastword $(sort $(wildcard $(PYENV_VERSIONS)/$(1).*/bin/python$(1)))),$(shell $(p) -c 'print("$(p)")' 2>/dev/null)))
 PYTHON312 ?= $(call find_python,3.12)
 PYTHON310 ?= $(call find_python,3.10)
 
