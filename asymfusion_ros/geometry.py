@@ -28,6 +28,7 @@ POINT_DTYPE = np.dtype(
 )
 """One point as the PointCloud2 message lays it out: 24 bytes, fields at offsets 0..20."""
 
+
 @dataclass(frozen=True)
 class ClassTag:
     """Where a class was seen: the centroid (x, y, z) of its points in metres, and how many.
@@ -55,7 +56,8 @@ def _ray_grid(
     return ray_x, ray_y
 
 
-def _check_k(intrinsics: np.ndarray) -> tuple[float, float, float, float]:
+def pinhole_params(intrinsics: np.ndarray) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) of a 3x3 K, refusing what is not a usable pinhole matrix."""
     k = np.asarray(intrinsics, dtype=np.float64)
     if k.shape != (3, 3):
         raise ValueError(f"K must be a 3x3 pinhole matrix, got shape {k.shape}")
@@ -99,7 +101,7 @@ def labeled_points(
     _check_plane("labels", labels, shape)
     _check_plane("confidence", confidence, shape)
     _check_plane("rgb", rgb, shape, channels=3)
-    fx, fy, cx, cy = _check_k(K)
+    fx, fy, cx, cy = pinhole_params(K)
     ray_x, ray_y = _ray_grid(fx, fy, cx, cy, shape[0], shape[1], stride)
 
     z = np.asarray(depth_m[::stride, ::stride], dtype=np.float32)

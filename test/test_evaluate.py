@@ -53,7 +53,17 @@ def test_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert "nope.pt" in capsys.readouterr().err
 
 
+def test_a_model_file_that_does_not_load_is_a_failure_not_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx graph")
+    assert cli_main(["eval", "--model", str(broken), "--frames", "1"]) == 1
+    assert "broken.onnx" in capsys.readouterr().err
+
+
 def test_compare_trains_scores_and_tabulates_each_scheme(tmp_path: Path) -> None:
+    pytest.importorskip("torch")  # compare trains each scheme
     import yaml
 
     config = tmp_path / "compare.yaml"

@@ -92,6 +92,19 @@ def test_ops_off_the_tensorrt_list_and_uint8_misuse_are_refused() -> None:
     ]
     with pytest.raises(OnnxCheckError, match="UINT8 input 'rgb' feeds Transpose"):
         check_tensorrt_compatible(_graph(transpose_first, [rgb]))
+    for target, accepted in (
+        (TensorProto.FLOAT, True),
+        (TensorProto.FLOAT16, True),
+        (TensorProto.INT32, False),
+    ):
+        cast = [helper.make_node("Cast", ["rgb"], ["y"], to=target)]
+        if accepted:
+            check_tensorrt_compatible(_graph(cast, [rgb]))
+        else:
+            with pytest.raises(
+                OnnxCheckError, match="UINT8 input 'rgb' is cast to INT32, TensorRT casts UINT8 only"
+            ):
+                check_tensorrt_compatible(_graph(cast, [rgb]))
 
 
 def test_export_errors_name_the_cause(tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -4,13 +4,17 @@ Prints where the engine went and how long the build took. Engines live in the ca
 inference/tensorrt/engine_cache.py); ``-o`` also copies one, with its metadata sidecar, to a
 path of your choice (an engine is only valid on the TensorRT version and GPU model it was
 built with). INT8 calibration frames come from a folder (data/folder.py) or a rosbag
-(bags/frames.py), chosen here and handed to the builder as an iterator.
+(bags/frames.py), chosen here and handed to the builder as an iterator, which reads and
+checks them all before the build starts (inference/tensorrt/calibration.py): a missing or
+unreadable calibration input is an ``error:`` line and exit status 1, never a traceback.
+The arguments are checked before TensorRT is looked for, so that holds on any machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asymfusion_ros.bags.frames import bag_frames, is_bag
@@ -18,9 +22,9 @@ from asymfusion_ros.bags.io import BagReadError
 from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.base import Precision
-from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.errors import BackendError, EngineBuildError
 from asymfusion_ros.inference.model_bundle import sidecar_path
-from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, fingerprint
+from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, Frame, fingerprint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="also copy the engine (and its .json sidecar) here")
 
 
+def _named_errors(frames: Iterable[Frame], source: Path) -> Iterator[Frame]:
+    """``frames``, with a folder's or bag's read errors raised as the builder's EngineBuildError."""
+    try:
+        yield from frames
+    except (DatasetError, BagReadError) as err:
+        raise EngineBuildError(f"INT8 calibration input {source}: {err}") from err
+
+
 def calibration_source(source: Path, limit: int, depth_scale: float) -> CalibrationSource:
     """The frames of a calibration folder or bag (read lazily), with their engine-key fingerprint."""
     if not source.exists():
@@ -51,10 +63,23 @@ def calibration_source(source: Path, limit: int, depth_scale: float) -> Calibrat
             frames = RGBDFolder(source, depth_scale).camera_frames()
         except DatasetError as err:
             raise BackendError(f"no calibration frames: {err}") from err
-    return CalibrationSource(frames, fingerprint(source, limit, depth_scale), limit)
+    return CalibrationSource(_named_errors(frames, source), fingerprint(source, limit, depth_scale), limit)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.model.is_file():
+        print(f"error: model file not found: {args.model}")
+        return 1
+    precision = Precision(args.precision)
+    calibration = None
+    if args.calib is not None and precision is not Precision.INT8:
+        print(f"note: --calib is for int8 builds; a {precision.value} engine does not use it")
+    elif args.calib is not None:
+        try:
+            calibration = calibration_source(args.calib, args.calib_frames, args.depth_scale)
+        except BackendError as err:
+            print(f"error: {err}")
+            return 1
     try:
         import tensorrt  # noqa: F401
     except ImportError as err:
@@ -62,17 +87,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from asymfusion_ros.inference.tensorrt.backend import build_engine
 
-    if not args.model.is_file():
-        print(f"error: model file not found: {args.model}")
-        return 1
     try:
-        calibration = (
-            calibration_source(args.calib, args.calib_frames, args.depth_scale) if args.calib else None
-        )
-        result = build_engine(
-            args.model, precision=Precision(args.precision), device=args.device, calibration=calibration
-        )
-    except (BackendError, BagReadError) as err:  # BagReadError: a calibration bag, read while building
+        result = build_engine(args.model, precision=precision, device=args.device, calibration=calibration)
+    except BackendError as err:
         print(f"error: {err}")
         return 1
     path = result.path

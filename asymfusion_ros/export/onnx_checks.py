@@ -3,7 +3,7 @@
 Structural only (``onnx``, no torch, no runtime): the ONNX checker; static shapes everywhere,
 intermediate tensors included, after shape inference; and TensorRT-friendliness: every op on
 an allow-list the TensorRT 8.5+ ONNX parser documents, the opset it accepts, the op
-restrictions that bite CNNs, and UINT8 inputs that feed a Cast directly. The numerical check
+restrictions that bite CNNs, and UINT8 inputs that feed only a Cast to FLOAT or FLOAT16. The numerical check
 (ONNX Runtime vs PyTorch parity) is in export.py, which has torch at hand.
 """
 
@@ -38,6 +38,9 @@ RESIZE_MODES = frozenset({"nearest", "linear"})
 RESIZE_TRANSFORMS = frozenset(
     {"half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn", "asymmetric", "align_corners"}
 )
+# Where a UINT8 tensor may go in TensorRT: its operator docs (Identity, the layer the 8.5 ONNX
+# parser turns a Cast into) list uint8 -> float32 | float16 as the only conversions from uint8.
+UINT8_CAST_TARGETS = frozenset({TensorProto.FLOAT, TensorProto.FLOAT16})
 
 
 class OnnxCheckError(ValueError):
@@ -113,6 +116,13 @@ def check_tensorrt_compatible(model: onnx.ModelProto) -> None:
         for name in set(node.input) & uint8_inputs:
             if node.op_type != "Cast":
                 problems.append(f"UINT8 input {name!r} feeds {node.op_type}, TensorRT needs a Cast first")
+                continue
+            target = onnx.helper.get_attribute_value(next(a for a in node.attribute if a.name == "to"))
+            if target not in UINT8_CAST_TARGETS:
+                problems.append(
+                    f"UINT8 input {name!r} is cast to {TensorProto.DataType.Name(target)}, "
+                    "TensorRT casts UINT8 only to FLOAT or FLOAT16"
+                )
     _fail("TensorRT compatibility", problems)
 
 

@@ -5,7 +5,7 @@ The module tree follows torchvision ``models/resnet.py`` (``conv1``, ``bn1``, ``
 (``torchvision_to_encoder``) with ``strict=True``. Modalities are stacked on the batch axis
 (see ``ops``); the per-modality BN comes in through ``norm_layer``.
 
-Fusion sits in the last residual block of each fused stage (DESIGN.md §3). For a bottleneck:
+Fusion sits in the last residual block of each fused stage. For a bottleneck:
 after conv1-BN-ReLU the block shifts its features (``pixel_shift``) and exchanges channels;
 after conv2-BN-ReLU each stream adds the next stream's shifted features; a second exchange
 precedes conv3. A basic block shifts and exchanges after its first conv-BN-ReLU and adds the

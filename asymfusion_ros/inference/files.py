@@ -4,34 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_atomically(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part.
 
-    Temporary file in the same folder, fsync, ``os.replace``. The file gets the usual
-    permissions (0666 less the umask), not mkstemp's 0600: bundles and engines are read by
-    other users (a ROS node's service account, a colcon install).
+    Temporary file in the same folder, fsync, ``os.replace``. The temporary file is created
+    with mode 0666, which the kernel reduces by the umask (the usual permissions), not
+    mkstemp's 0600: bundles and engines are read by other users (a ROS node's service
+    account, a colcon install). The umask is never changed, as reading it with ``os.umask``
+    would do for every thread of the process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return path
 
 

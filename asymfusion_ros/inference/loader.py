@@ -29,15 +29,16 @@ _RUNTIMES = {
 
 
 def tensorrt_usable() -> bool:
-    """True where ``tensorrt`` imports and a CUDA GPU is visible (the auto choice for .onnx)."""
+    """True where ``tensorrt`` 8.5+ imports and a CUDA GPU is visible (the auto choice for .onnx)."""
     if importlib.util.find_spec("tensorrt") is None:
         return False
     try:
-        import tensorrt  # noqa: F401
+        import tensorrt
 
         from asymfusion_ros.inference.tensorrt.cuda_memory import cuda_api
+        from asymfusion_ros.inference.tensorrt.settings import tensorrt_supported
 
-        return cuda_api().device_count() > 0
+        return tensorrt_supported(tensorrt) and cuda_api().device_count() > 0
     except (ImportError, OSError, BackendError):
         return False
 

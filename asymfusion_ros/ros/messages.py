@@ -84,7 +84,7 @@ DEPTH_ENCODINGS = tuple(_DEPTH)
 LABEL_ENCODINGS = tuple(_LABELS)
 
 
-def _buffer(data: Any) -> np.ndarray:
+def byte_array(data: Any) -> np.ndarray:
     """The message's byte payload as a flat uint8 array, without a copy where possible."""
     if isinstance(data, np.ndarray):
         return data.reshape(-1).view(np.uint8)
@@ -101,7 +101,7 @@ def _pixels(msg: Any, layout: _Layout) -> np.ndarray:
     row_bytes = width * layout.channels * layout.dtype.itemsize
     if step < row_bytes:
         raise TruncatedError(f"{msg.encoding} image {width}x{height}: step {step} < row size {row_bytes}")
-    data = _buffer(msg.data)
+    data = byte_array(msg.data)
     if data.size < step * (height - 1) + row_bytes:
         raise TruncatedError(
             f"{msg.encoding} image {width}x{height}, step {step}: "
@@ -310,7 +310,7 @@ def point_cloud_to_array(msg: Any) -> np.ndarray:
     names = [f.name for f in msg.fields]
     if names != list(POINT_DTYPE.names or ()) or int(msg.point_step) != POINT_DTYPE.itemsize:
         raise MessageError(f"point cloud fields {names} (step {msg.point_step}) are not geometry.POINT_DTYPE")
-    data = _buffer(msg.data)
+    data = byte_array(msg.data)
     count = int(msg.height) * int(msg.width)
     if data.size < count * POINT_DTYPE.itemsize:
         raise TruncatedError(f"point cloud {msg.width}x{msg.height} has {data.size} bytes")

@@ -18,6 +18,7 @@ class Problem(str, Enum):
     TRUNCATED_DATA = "truncated_data"
     EMPTY_IMAGE = "empty_image"
     BAD_MESSAGE = "bad_message"
+    DECODE_ERROR = "decode_error"  # compressed bytes that do not decode (ros/compressed.py)
     MISSING_CAMERA_INFO = "missing_camera_info"
     INVALID_DEPTH = "invalid_depth"
     CLOCK_JUMP = "clock_jump"

@@ -207,6 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 compared, 1 a scheme failed to train or score, 2 a bad option or config."""
     command = shlex.join(["asymfusion", "compare", *_given(args)])
     try:
         cfg = load_config(
@@ -219,10 +220,14 @@ def run(args: argparse.Namespace) -> int:
             schemes=args.schemes,
             eval_frames=args.eval_frames,
         )
+    except TrainError as err:
+        print(f"asymfusion compare: {err}", file=sys.stderr)
+        return 2
+    try:
         rows = main(cfg)
     except (TrainError, evaluate.EvalError) as err:
         print(f"asymfusion compare: {err}", file=sys.stderr)
-        return 2
+        return 1
     print(markdown_table(cfg, rows))
     return 0
 

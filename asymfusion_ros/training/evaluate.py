@@ -278,6 +278,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 scored, 1 the model or data cannot be used, 2 no such model (a usage error)."""
+    try:
+        resolve_model(args.model)
+    except ResourceError as err:
+        print(f"asymfusion eval: {err}", file=sys.stderr)
+        return 2
     cfg = EvalConfig(
         model=args.model,
         data=args.data,
@@ -293,6 +299,6 @@ def run(args: argparse.Namespace) -> int:
         result = main(cfg)
     except EvalError as err:
         print(f"asymfusion eval: {err}", file=sys.stderr)
-        return 2
+        return 1
     print(json.dumps(result.to_dict(cfg), indent=2) if args.json else format_report(result))
     return 0

@@ -367,11 +367,17 @@ def _resume(
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 trained, 1 training failed, 2 a bad option or config file."""
     try:
-        result = main(config_from_args(args))
+        cfg = config_from_args(args)
     except TrainError as err:
         print(f"asymfusion train: {err}", file=sys.stderr)
         return 2
+    try:
+        result = main(cfg)
+    except TrainError as err:
+        print(f"asymfusion train: {err}", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     print(

@@ -1,20 +1,21 @@
 """TensorRT backend: build (and cache) an engine from the ONNX bundle, run it on one CUDA stream.
 
-Written against the documented ``tensorrt`` Python API of TensorRT 8.5/8.6 (JetPack 5/6) and
-10.x, choosing by the attributes the installed module has, never by guessing from versions:
+Supported: TensorRT 8.5 and newer (JetPack 5.1+, 6.x; x86 wheels 8.5 to 10.x), written
+against the documented ``tensorrt`` Python API of 8.5/8.6 and 10.x. 8.5 is the floor because
+the bundle's UINT8 ``rgb`` input needs it (earlier parsers refuse UINT8 network inputs), and
+8.5 also brought the named-tensor API used here (``num_io_tensors``, ``get_tensor_*``,
+``set_tensor_address`` + ``execute_async_v3``, the only I/O API of 10.x). Where versions
+differ, the choice follows what the installed module has:
 
-* I/O: the named-tensor API (``num_io_tensors``, ``get_tensor_name/mode/shape/dtype``,
-  ``set_tensor_address`` + ``execute_async_v3``; TensorRT >= 8.5 and the only one in 10.x),
-  else the bindings API (``num_bindings``, ``binding_is_input``, ``execute_async_v2``).
-* Workspace: ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, ...)`` (>= 8.4), else
-  ``max_workspace_size``.
 * Network flags: ``EXPLICIT_BATCH`` before 10.x (deprecated and implied in 10.x).
-* Build: ``build_serialized_network`` (>= 8.0), with a timing cache kept between builds.
+* Weak typing (``BuilderFlag.FP16``/``INT8``) and implicit INT8 calibration: 8.5 to 10.x, gone
+  in 11.x (see :func:`effective_precision`).
 
-The bundle's UINT8 ``rgb`` input feeds a Cast directly (export.py makes sure), which is what
-TensorRT >= 8.5 needs for UINT8 network inputs. Host buffers are pinned, copies and
-execution go on one explicit stream, and a few warm-up runs happen at load so the first
-camera frame does not pay for lazy initialisation.
+What the builder is asked (flags, workspace) is plain data in settings.py; keys and files in
+engine_cache.py; calibration frames and their error handling in calibration.py; the graph
+handed to the parser in onnx_graph.py. Host buffers are pinned, copies and execution go on
+one explicit stream, and a few warm-up runs happen at load so the first camera frame does not
+pay for lazy initialisation.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import tensorrt as trt
 
 from asymfusion_ros.inference.base import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
-from asymfusion_ros.inference.files import sha256_file, write_atomically
+from asymfusion_ros.inference.files import write_atomically
 from asymfusion_ros.inference.model_bundle import (
     INPUT_NAMES,
     OUTPUT_NAMES,
@@ -38,40 +39,35 @@ from asymfusion_ros.inference.model_bundle import (
     read_sidecar,
     sidecar_path,
 )
-from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, calibration_frames
-from asymfusion_ros.inference.tensorrt.cuda_memory import CudaSession, GpuInfo, cuda_api
-from asymfusion_ros.inference.tensorrt.engine_cache import EngineCache, EngineKey
+from asymfusion_ros.inference.tensorrt.calibration import (
+    CalibrationFeed,
+    CalibrationSource,
+    Frame,
+    calibration_frames,
+)
+from asymfusion_ros.inference.tensorrt.cuda_memory import CudaSession, cuda_api
+from asymfusion_ros.inference.tensorrt.engine_cache import EngineCache, EngineKey, engine_key
+from asymfusion_ros.inference.tensorrt.onnx_graph import parser_bytes
+from asymfusion_ros.inference.tensorrt.settings import BuilderSettings, builder_settings, tensorrt_supported
 
 LOG = logging.getLogger(__name__)
 TRT_VERSION = str(trt.__version__)
-WORKSPACE_BYTES = 1 << 30
 WARMUP_RUNS = 3
 _TRT_LOGGER = trt.Logger(trt.Logger.WARNING)
+
+
+def _check_version() -> None:
+    """TensorRT before 8.5 has neither the named-tensor API nor UINT8 inputs: say so, not AttributeError."""
+    if not tensorrt_supported(trt):
+        raise EngineBuildError(
+            f"TensorRT {TRT_VERSION} is older than 8.5 (JetPack 5.1), the oldest this package supports"
+        )
 
 
 class BuildResult(NamedTuple):
     path: Path
     seconds: float
     cached: bool
-
-
-def _input_shapes(onnx_path: Path) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    return tuple((i.name, tuple(int(d.dim_value) for d in i.type.tensor_type.shape.dim)) for i in graph.input)
-
-
-def engine_key(onnx_path: Path, precision: Precision, gpu: GpuInfo, calibration: str = "") -> EngineKey:
-    return EngineKey(
-        onnx_sha256=sha256_file(onnx_path),
-        tensorrt_version=TRT_VERSION,
-        gpu_name=gpu.name,
-        compute_capability=f"{gpu.compute_capability[0]}.{gpu.compute_capability[1]}",
-        precision=precision.value,
-        input_shapes=_input_shapes(onnx_path),
-        calibration=calibration,
-    )
 
 
 # Weak typing (BuilderFlag.FP16/INT8) and implicit INT8 calibration exist in TensorRT 8.5 to
@@ -82,15 +78,12 @@ _CALIBRATOR_BASE: Any = getattr(trt, "IInt8EntropyCalibrator2", object)
 
 
 class EntropyCalibrator(_CALIBRATOR_BASE):
-    """Feeds calibration frames one by one; the scales TensorRT computes are cached on disk."""
+    """TensorRT's view of a CalibrationFeed: copies each frame to the GPU; the logic is in the feed."""
 
-    def __init__(
-        self, frames: Any, session: CudaSession, input_size: tuple[int, int], cache_path: Path
-    ) -> None:
+    def __init__(self, feed: CalibrationFeed, session: CudaSession, input_size: tuple[int, int]) -> None:
         _CALIBRATOR_BASE.__init__(self)
-        self.frames = iter(frames)
+        self.feed = feed
         self.session = session
-        self.cache_path = cache_path
         self.host = {
             "rgb": session.pinned((1, *input_size, 3), np.uint8),
             "depth": session.pinned((1, *input_size), np.float32),
@@ -101,21 +94,21 @@ class EntropyCalibrator(_CALIBRATOR_BASE):
         return 1
 
     def get_batch(self, names: list[str], *args: Any) -> list[int] | None:
-        frame = next(self.frames, None)
-        if frame is None:
-            return None
+        return self.feed.next_batch(lambda frame: self._upload(frame, names))
+
+    def _upload(self, frame: Frame, names: list[str]) -> list[int]:
         np.copyto(self.host["rgb"][0], frame[0])
         np.copyto(self.host["depth"][0], frame[1])
-        for name in INPUT_NAMES:
+        for name in names:
             self.session.upload(self.device[name], self.host[name])
         self.session.synchronize()
         return [self.device[name] for name in names]
 
     def read_calibration_cache(self) -> bytes | None:
-        return self.cache_path.read_bytes() if self.cache_path.is_file() else None
+        return self.feed.read_cache()
 
     def write_calibration_cache(self, cache: Any) -> None:
-        write_atomically(self.cache_path, bytes(cache))
+        self.feed.write_cache(bytes(cache))
 
 
 def _create_network(builder: Any) -> Any:
@@ -126,8 +119,11 @@ def _create_network(builder: Any) -> Any:
 
 
 def _parse(network: Any, onnx_path: Path) -> Any:
+    data, unused = parser_bytes(onnx_path)
+    if unused:
+        LOG.info("%s: inputs %s feed no node; the engine leaves them out", onnx_path, unused)
     parser = trt.OnnxParser(network, _TRT_LOGGER)
-    if not parser.parse(onnx_path.read_bytes()):
+    if not parser.parse(data):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise EngineBuildError(f"TensorRT {TRT_VERSION} cannot parse {onnx_path}: {errors}")
     return parser  # the network refers to the parser's weights: keep it alive until the build ends
@@ -147,25 +143,27 @@ def effective_precision(precision: Precision) -> Precision:
     return Precision.FP32
 
 
-def _configure(builder: Any, config: Any, precision: Precision) -> None:
-    if hasattr(config, "set_memory_pool_limit"):
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
-    else:
-        config.max_workspace_size = WORKSPACE_BYTES
-    if precision in (Precision.FP16, Precision.INT8):
-        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in 10.x
-            LOG.warning("this GPU has no fast FP16; TensorRT will pick FP32 kernels where faster")
-        config.set_flag(trt.BuilderFlag.FP16)  # INT8 builds keep FP16 for the layers left unquantised
-    if precision is Precision.INT8:
-        config.set_flag(trt.BuilderFlag.INT8)
+def _configure(builder: Any, config: Any, settings: BuilderSettings) -> None:
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_bytes)
+    if "FP16" in settings.set_flags and not getattr(builder, "platform_has_fast_fp16", True):  # gone in 10.x
+        LOG.warning("this GPU has no fast FP16; TensorRT will pick FP32 kernels where faster")
+    for name in settings.set_flags:
+        config.set_flag(getattr(trt.BuilderFlag, name))
+    for name in settings.clear_flags:
+        config.clear_flag(getattr(trt.BuilderFlag, name))
 
 
 def _load_timing_cache(config: Any, path: Path) -> None:
+    """Kernel timings of earlier builds on this platform; a fresh cache when the file is refused."""
     data = path.read_bytes() if path.is_file() else b""
-    cache = config.create_timing_cache(data)
-    if not config.set_timing_cache(cache, ignore_mismatch=False):
-        LOG.warning("timing cache %s is from another TensorRT/GPU; starting a new one", path)
-        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+    cache = config.create_timing_cache(data) if data else None
+    if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+        return
+    if data:
+        LOG.warning(
+            "timing cache %s is unusable (corrupt, or from another TensorRT/GPU); starting anew", path
+        )
+    config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
 
 
 def build_engine(
@@ -176,26 +174,37 @@ def build_engine(
     calibration: CalibrationSource | None = None,
     cache: EngineCache | None = None,
 ) -> BuildResult:
-    """The engine for ``onnx_path`` on this GPU: from the cache when its key matches, else built."""
+    """The engine for ``onnx_path`` on this GPU: from the cache when its key matches, else built.
+
+    INT8 calibration frames are read and checked before the build; an error while TensorRT
+    consumes them is raised once the build returns, and no calibration cache is written then.
+    """
+    _check_version()
     cache = cache or EngineCache()
-    precision = effective_precision(precision)
+    settings = builder_settings(effective_precision(precision))
+    onnx_path = onnx_path.resolve()
     info = read_onnx_info(onnx_path)  # a bundle, or a BackendError naming the file
     api = cuda_api()
     if api.device_count() <= device:
         raise EngineBuildError(f"no CUDA device {device} (found {api.device_count()}) to build {onnx_path}")
     gpu = api.gpu_info(device)
-    if precision is Precision.INT8 and calibration is None:
-        calibrated = cache.lookup_any_calibration(engine_key(onnx_path, precision, gpu), onnx_path.stem)
+    int8 = settings.precision is Precision.INT8
+    key = engine_key(onnx_path, settings, gpu, TRT_VERSION, calibration.fingerprint if calibration else "")
+    if int8 and calibration is None:
+        calibrated = cache.lookup_any_calibration(key, onnx_path.stem)
         if calibrated is not None:
             return BuildResult(calibrated, 0.0, True)
         raise EngineBuildError(
             f"INT8 needs calibration frames: `asymfusion build-engine {onnx_path} --precision int8 "
             "--calib DIR_OR_BAG` builds the engine once, later loads find it in the cache"
         )
-    key = engine_key(onnx_path, precision, gpu, calibration.fingerprint if calibration else "")
     cached = cache.lookup(key, onnx_path.stem)
     if cached is not None:
         return BuildResult(cached, 0.0, True)
+    feed = None
+    if int8 and calibration is not None:
+        frames = calibration_frames(calibration.frames, info.input_size, limit=calibration.limit)
+        feed = CalibrationFeed(frames, cache.calibration_cache_path(key, onnx_path.stem))
     start = time.perf_counter()
     session = api.open(device)
     try:
@@ -204,19 +213,19 @@ def build_engine(
             network = _create_network(builder)
             parser = _parse(network, onnx_path)
             config = builder.create_builder_config()
-            _configure(builder, config, precision)
+            _configure(builder, config, settings)
             timing_path = cache.timing_cache_path(key)
             _load_timing_cache(config, timing_path)
-            if calibration is not None and precision is Precision.INT8:
-                frames = calibration_frames(calibration.frames, info.input_size, limit=calibration.limit)
-                config.int8_calibrator = EntropyCalibrator(
-                    frames, session, info.input_size, cache.calibration_cache_path(key, onnx_path.stem)
-                )
+            if feed is not None:
+                config.int8_calibrator = EntropyCalibrator(feed, session, info.input_size)
             serialized = builder.build_serialized_network(network, config)
             del parser
+            if feed is not None:
+                feed.raise_error()  # TensorRT only printed it; the build result is not to be trusted
             if serialized is None:
                 raise EngineBuildError(
-                    f"TensorRT {TRT_VERSION} failed to build {onnx_path} ({precision.value})"
+                    f"TensorRT {TRT_VERSION} failed to build {onnx_path} ({settings.describe()}); "
+                    "its log above says why"
                 )
             write_atomically(timing_path, bytes(config.get_timing_cache().serialize()))
     finally:
@@ -233,39 +242,16 @@ class _Tensor(NamedTuple):
 
 
 def _io_tensors(engine: Any) -> list[_Tensor]:
-    if hasattr(engine, "num_io_tensors"):  # TensorRT >= 8.5
-        names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
-        return [
-            _Tensor(
-                n,
-                engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT,
-                tuple(engine.get_tensor_shape(n)),
-                np.dtype(trt.nptype(engine.get_tensor_dtype(n))),
-            )
-            for n in names
-        ]
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     return [
         _Tensor(
-            engine.get_binding_name(i),
-            engine.binding_is_input(i),
-            tuple(engine.get_binding_shape(i)),
-            np.dtype(trt.nptype(engine.get_binding_dtype(i))),
+            n,
+            engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT,
+            tuple(engine.get_tensor_shape(n)),
+            np.dtype(trt.nptype(engine.get_tensor_dtype(n))),
         )
-        for i in range(engine.num_bindings)
+        for n in names
     ]
-
-
-def _platform_key(stored: EngineKey, device: int) -> EngineKey:
-    gpu = cuda_api().gpu_info(device)
-    return EngineKey(
-        stored.onnx_sha256,
-        TRT_VERSION,
-        gpu.name,
-        f"{gpu.compute_capability[0]}.{gpu.compute_capability[1]}",
-        stored.precision,
-        stored.input_shapes,
-        stored.calibration,
-    )
 
 
 class TensorRTBackend:
@@ -281,6 +267,7 @@ class TensorRTBackend:
         self.precision = precision
         self.device = device
         self._label_dtype = label_dtype(self.classes)
+        _check_version()
         api = cuda_api()
         self._gpu = api.gpu_info(device)
         self._session = api.open(device)
@@ -295,7 +282,7 @@ class TensorRTBackend:
                 self._context = self._engine.create_execution_context()
                 self._tensors = _io_tensors(self._engine)
                 names = tuple(t.name for t in self._tensors)
-                # A single-modality model leaves rgb or depth unused, and TensorRT drops it.
+                # A single-modality model leaves rgb or depth unused; the build leaves it out.
                 self._inputs = tuple(n for n in INPUT_NAMES if n in names)
                 if sorted(names) != sorted(self._inputs + OUTPUT_NAMES) or not self._inputs:
                     raise EngineBuildError(
@@ -305,9 +292,8 @@ class TensorRTBackend:
                 self._device = {
                     t.name: self._session.malloc(self._host[t.name].nbytes) for t in self._tensors
                 }
-                if hasattr(self._context, "execute_async_v3"):
-                    for t in self._tensors:
-                        self._context.set_tensor_address(t.name, self._device[t.name])
+                for t in self._tensors:
+                    self._context.set_tensor_address(t.name, self._device[t.name])
             for _ in range(WARMUP_RUNS):
                 self.run(np.zeros((*self.input_size, 3), np.uint8), np.zeros(self.input_size, np.float32))
         except BaseException:
@@ -337,7 +323,7 @@ class TensorRTBackend:
             info = BundleInfo.from_metadata(sidecar["metadata"], str(path))
         except (KeyError, TypeError, ValueError) as err:
             raise BackendError(f"malformed engine sidecar of {path}: {err!r}") from err
-        mismatch = stored.platform_mismatch(_platform_key(stored, device))
+        mismatch = stored.platform_mismatch(stored.on_platform(cuda_api().gpu_info(device), TRT_VERSION))
         if mismatch:
             source = Path(sidecar.get("source", ""))
             if source.suffix == ".onnx" and source.is_file():
@@ -351,14 +337,6 @@ class TensorRTBackend:
             )
         return cls(path, info, stored.precision, device)
 
-    def _execute(self) -> bool:
-        if hasattr(self._context, "execute_async_v3"):
-            return bool(self._context.execute_async_v3(self._session.stream_handle))
-        bindings = [self._device[t.name] for t in self._tensors]
-        return bool(
-            self._context.execute_async_v2(bindings=bindings, stream_handle=self._session.stream_handle)
-        )
-
     def run(self, rgb: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_inputs(rgb, depth_m, self.input_size)
         frame = {"rgb": rgb, "depth": depth_m}
@@ -366,7 +344,7 @@ class TensorRTBackend:
             for name in self._inputs:
                 np.copyto(self._host[name][0], frame[name])
                 self._session.upload(self._device[name], self._host[name])
-            if not self._execute():
+            if not self._context.execute_async_v3(self._session.stream_handle):
                 raise BackendError(f"TensorRT execution of {self.path} failed")
             for name in OUTPUT_NAMES:
                 self._session.download(self._host[name], self._device[name])

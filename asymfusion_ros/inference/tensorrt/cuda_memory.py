@@ -9,6 +9,10 @@ the caller. The choice, in order:
    the one the TensorRT runtime itself uses.
 3. ``torch.cuda``: a fallback for research machines that have a CUDA torch and neither above.
 
+The first binding that imports *and* sees a device is used: a pip cuda-python built for a
+newer CUDA than the driver's (12.x on JetPack 5's CUDA 11.4) imports fine and sees no device,
+and the next binding is then tried rather than TensorRT silently left out.
+
 All three give the same small session: one stream, pinned host arrays (so the async copies are
 truly asynchronous), device buffers addressed by int pointers, async copies, synchronise.
 """
@@ -28,8 +32,12 @@ from asymfusion_ros.inference.errors import BackendError
 
 
 class GpuInfo(NamedTuple):
+    """What tells one GPU model from another (Orin modules share name and compute capability)."""
+
     name: str
     compute_capability: tuple[int, int]
+    sm_count: int
+    memory_bytes: int
 
 
 class CudaSession(Protocol):
@@ -81,15 +89,15 @@ class _CudaPython:
         return values[0] if len(values) == 1 else tuple(values)
 
     def device_count(self) -> int:
-        try:
-            return int(self.call(self.rt.cudaGetDeviceCount()))
-        except BackendError:
-            return 0
+        """The devices this runtime sees; BackendError naming the CUDA error (an old driver, say)."""
+        return int(self.call(self.rt.cudaGetDeviceCount()))
 
     def gpu_info(self, device: int) -> GpuInfo:
         prop = self.call(self.rt.cudaGetDeviceProperties(device))
         name = prop.name.split(b"\0", 1)[0].decode() if isinstance(prop.name, bytes) else str(prop.name)
-        return GpuInfo(name, (int(prop.major), int(prop.minor)))
+        return GpuInfo(
+            name, (int(prop.major), int(prop.minor)), int(prop.multiProcessorCount), int(prop.totalGlobalMem)
+        )
 
     def open(self, device: int) -> CudaSession:
         return _CudaPythonSession(self, device)
@@ -165,7 +173,8 @@ class _PyCuda:
     def gpu_info(self, device: int) -> GpuInfo:
         dev = self.drv.Device(device)
         major, minor = dev.compute_capability()
-        return GpuInfo(str(dev.name()), (int(major), int(minor)))
+        sm_count = dev.get_attribute(self.drv.device_attribute.MULTIPROCESSOR_COUNT)
+        return GpuInfo(str(dev.name()), (int(major), int(minor)), int(sm_count), int(dev.total_memory()))
 
     def open(self, device: int) -> CudaSession:
         return _PyCudaSession(self.drv, device)
@@ -228,8 +237,13 @@ class _TorchCuda:
         return int(self.torch.cuda.device_count()) if self.torch.cuda.is_available() else 0
 
     def gpu_info(self, device: int) -> GpuInfo:
-        major, minor = self.torch.cuda.get_device_capability(device)
-        return GpuInfo(str(self.torch.cuda.get_device_name(device)), (int(major), int(minor)))
+        prop = self.torch.cuda.get_device_properties(device)
+        return GpuInfo(
+            str(prop.name),
+            (int(prop.major), int(prop.minor)),
+            int(prop.multi_processor_count),
+            int(prop.total_memory),
+        )
 
     def open(self, device: int) -> CudaSession:
         return _TorchCudaSession(self.torch, device)
@@ -289,15 +303,25 @@ _APIS: tuple[tuple[str, Callable[[], CudaApi]], ...] = (
 
 
 def cuda_api() -> CudaApi:
-    """The first importable CUDA binding (see the module docstring); BackendError when none is."""
+    """The first binding that imports and sees a CUDA device (see the module docstring).
+
+    BackendError when none does, saying what each one answered.
+    """
     failures = []
     for name, factory in _APIS:
         try:
-            return factory()
-        except Exception as err:  # ImportError, or a driver that fails to initialise
+            api = factory()
+            count = api.device_count()
+        except Exception as err:  # ImportError, a driver too old for the binding, a failed init
             failures.append(f"{name}: {err}")
+            continue
+        if count > 0:
+            return api
+        failures.append(f"{name}: imports but sees no CUDA device")
     raise BackendError(
-        "TensorRT needs a CUDA binding for memory and streams; none works here ("
+        "TensorRT needs a CUDA binding that sees this machine's GPU, for memory and streams; none does ("
         + "; ".join(failures)
-        + "). Install cuda-python (pip install cuda-python) or pycuda."
+        + "). Install one built for this machine's CUDA: pycuda compiled against it (JetPack's "
+        "/usr/local/cuda), or a cuda-python whose major version is the driver's CUDA major version "
+        "(nvidia-smi shows it; JetPack 5 ships CUDA 11.4, where cuda-python 12 or newer sees no device)."
     )

@@ -3,9 +3,12 @@
 An engine is valid only for the exact ONNX bytes, TensorRT version, GPU model, compute
 capability, precision and input shapes it was built for, so all of them go into its key and
 its file name: a changed model, an upgraded JetPack or another GPU gives another key, hence a
-rebuild, never a stale engine. Every file is written atomically (temporary file in the same
-folder, fsync, ``os.replace``), so a build killed half-way never leaves a truncated engine
-that the next start would try to load.
+rebuild, never a stale engine. The GPU is told apart by its SM count and total memory too
+(every Orin module reports the same name and compute capability), and the key also holds the
+builder settings (flags, workspace) and this package's version, which change what is built.
+Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``),
+so a build killed half-way never leaves a truncated engine that the next start would try to
+load.
 
 Folder: ``$ASYMFUSION_CACHE_DIR`` or ``~/.cache/asymfusion_ros``, engines under ``engines/``.
 No tensorrt import here: keys and files are plain data, testable on any machine.
@@ -20,8 +23,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from asymfusion_ros.inference.files import write_atomically
+from asymfusion_ros import __version__
+from asymfusion_ros.inference.base import Precision
+from asymfusion_ros.inference.files import sha256_file, write_atomically
 from asymfusion_ros.inference.model_bundle import sidecar_path
+from asymfusion_ros.inference.tensorrt.cuda_memory import GpuInfo
+from asymfusion_ros.inference.tensorrt.onnx_graph import input_shapes
+from asymfusion_ros.inference.tensorrt.settings import BuilderSettings
 
 CACHE_ENV = "ASYMFUSION_CACHE_DIR"
 
@@ -40,7 +48,11 @@ class EngineKey:
     tensorrt_version: str
     gpu_name: str
     compute_capability: str  # "8.7"
+    gpu_sm_count: int
+    gpu_memory_bytes: int
     precision: str
+    builder: str  # BuilderSettings.describe()
+    package_version: str
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...]
     calibration: str = ""
 
@@ -60,13 +72,51 @@ class EngineKey:
 
     def platform_mismatch(self, other: EngineKey) -> str | None:
         """How ``other`` (this machine) differs in TensorRT / GPU from this key, or None."""
-        fields = ("tensorrt_version", "gpu_name", "compute_capability")
         diffs = [
             f"{f} {getattr(self, f)!r} here {getattr(other, f)!r}"
-            for f in fields
+            for f in PLATFORM_FIELDS
             if getattr(self, f) != getattr(other, f)
         ]
         return ", ".join(diffs) or None
+
+    def on_platform(self, gpu: GpuInfo, tensorrt_version: str) -> EngineKey:
+        """This key with the platform fields of ``gpu`` and ``tensorrt_version`` (this machine)."""
+        return replace(self, tensorrt_version=tensorrt_version, **_gpu_fields(gpu))
+
+
+PLATFORM_FIELDS = ("tensorrt_version", "gpu_name", "compute_capability", "gpu_sm_count", "gpu_memory_bytes")
+"""The key fields an engine file cannot be carried across (see :meth:`EngineKey.platform_mismatch`)."""
+
+
+def _gpu_fields(gpu: GpuInfo) -> dict[str, Any]:
+    major, minor = gpu.compute_capability
+    return {
+        "gpu_name": gpu.name,
+        "compute_capability": f"{major}.{minor}",
+        "gpu_sm_count": gpu.sm_count,
+        "gpu_memory_bytes": gpu.memory_bytes,
+    }
+
+
+def engine_key(
+    onnx_path: Path, settings: BuilderSettings, gpu: GpuInfo, tensorrt_version: str, calibration: str = ""
+) -> EngineKey:
+    """The key of the engine built from ``onnx_path`` with ``settings`` on ``gpu``.
+
+    ``calibration`` (the INT8 calibration data's fingerprint) enters INT8 keys only: an FP16 or
+    FP32 engine does not depend on it, and a later load (which has no calibration data) must
+    find the engine that ``build-engine --precision fp16 --calib X`` built.
+    """
+    return EngineKey(
+        onnx_sha256=sha256_file(onnx_path),
+        tensorrt_version=tensorrt_version,
+        **_gpu_fields(gpu),
+        precision=settings.precision.value,
+        builder=settings.describe(),
+        package_version=__version__,
+        input_shapes=input_shapes(onnx_path),
+        calibration=calibration if settings.precision is Precision.INT8 else "",
+    )
 
 
 class EngineCache:
@@ -105,9 +155,13 @@ class EngineCache:
         return max(found)[1] if found else None
 
     def store(self, key: EngineKey, stem: str, engine: bytes, metadata: dict[str, str], source: Path) -> Path:
-        """Write the sidecar, then the engine (an engine file present means a complete entry)."""
+        """Write the sidecar, then the engine (an engine file present means a complete entry).
+
+        ``source`` is stored resolved: a rebuild after a platform change finds it whatever the
+        working directory then is (``ros2 launch`` starts nodes elsewhere).
+        """
         path = self.engine_path(key, stem)
-        sidecar = {"key": key.to_dict(), "metadata": metadata, "source": str(source)}
+        sidecar = {"key": key.to_dict(), "metadata": metadata, "source": str(source.resolve())}
         write_atomically(sidecar_path(path), json.dumps(sidecar, indent=1).encode())
         return write_atomically(path, engine)
 
@@ -119,7 +173,7 @@ class EngineCache:
 
     def timing_cache_path(self, key: EngineKey) -> Path:
         """Shared by every model on this TensorRT + GPU: kernel timings do not depend on the model."""
-        platform = hashlib.sha256(f"{key.tensorrt_version}|{key.gpu_name}|{key.compute_capability}".encode())
+        platform = hashlib.sha256("|".join(str(getattr(key, f)) for f in PLATFORM_FIELDS).encode())
         return self.engines / f"timing-{platform.hexdigest()[:16]}.cache"
 
     def calibration_cache_path(self, key: EngineKey, stem: str) -> Path:
