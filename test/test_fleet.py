@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asymfusion_ros.bags import BagFormat
+from asymfusion_ros.bags import BagFormat, BagReader
 from asymfusion_ros.cli import main
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.metrics import ConfusionMatrix
@@ -167,9 +167,12 @@ def test_one_bag_is_replayed_as_before(fleet: Path, tiny_onnx: Path, tmp_path: P
     assert status == 0 and "bags" not in single and single["bag"] == str(fleet / "short")
     folder = tmp_path / "folder"
     shutil.copytree(fleet / "short", folder / "short")
-    status, fleet_of_one = _run([folder], tiny_onnx, tmp_path / "of_one")
+    out = tmp_path / "out"
+    status, fleet_of_one = _run([folder], tiny_onnx, tmp_path / "of_one", "--out", str(out))
     assert status == 0 and len(fleet_of_one["bags"]) == 1
     assert fleet_of_one["metrics"] == single["metrics"]
+    with BagReader(out / "short") as bag:  # --out DIR: one output bag per input, named as its report
+        assert bag.topics()["/camera/segmentation/labels"].msgcount == LENGTHS["short"]
 
 
 class _KillOnStart(FleetProgress):
