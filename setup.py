@@ -6,17 +6,24 @@ from setuptools import find_packages, setup
 
 PACKAGE = "asymfusion_ros"
 
-# The ros-kilted-* wheels give a machine with no ROS install a real rclpy (DDS included).
-ROS_WHEELS = [
-    "ros-kilted-rclpy",
-    "ros-kilted-rmw-fastrtps-cpp",
-    "ros-kilted-sensor-msgs",
-    "ros-kilted-std-msgs",
-    "ros-kilted-geometry-msgs",
-    "ros-kilted-visualization-msgs",
-    "ros-kilted-diagnostic-msgs",
-    "ros-kilted-lifecycle-msgs",
+# The ros-<distro>-* wheels give a machine with no ROS install a real rclpy (DDS included):
+# Kilted for the main venv, Jazzy (the LTS, Python 3.12) for `make test-jazzy`.
+ROS_PACKAGES = [
+    "rclpy",
+    "rmw-fastrtps-cpp",
+    "sensor-msgs",
+    "std-msgs",
+    "geometry-msgs",
+    "visualization-msgs",
+    "diagnostic-msgs",
+    "lifecycle-msgs",
 ]
+
+
+def ros_wheels(distro: str) -> list[str]:
+    """The PyPI names of ROS_PACKAGES for one ROS 2 distribution."""
+    return [f"ros-{distro}-{name}" for name in ROS_PACKAGES]
+
 
 setup(
     name=PACKAGE,
@@ -45,12 +52,15 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "ros": ROS_WHEELS,
+        "ros": ros_wheels("kilted"),
+        "ros-jazzy": ros_wheels("jazzy"),
         # A range, not a pin: Jetson users bring NVIDIA's torch; the Makefile pins 2.13.0 (CPU).
         "train": ["torch>=2.1", "matplotlib", "h5py"],
         "bags": ["rosbags", "matplotlib"],
         # TensorRT itself comes with JetPack or NVIDIA's wheels; this is its CUDA memory helper.
         "tensorrt": ["cuda-python"],
+        # `asymfusion replay --ray`: many bags as Ray tasks, on this machine or a cluster.
+        "fleet": ["ray>=2.40"],
         "dev": ["pytest", "pytest-timeout", "ruff", "mypy", "types-PyYAML", "colcon-common-extensions"],
     },
     zip_safe=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tiny_model import export_tiny_onnx, save_tiny_checkpoint
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -31,34 +32,23 @@ def nyu_sample() -> Path:
     return NYU_SAMPLE
 
 
-TINY_INPUT_SIZE = (64, 96)
-"""(H, W) of the tiny test model: the contracts' 64x80 is not a multiple of 32, as networks need."""
+TINY_ONNX_ENV = "ASYMFUSION_TEST_ONNX"
+"""A prebuilt tiny bundle (``make test-jazzy``/``test-py310``: venvs without torch)."""
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained asymfusion resnet18 (width 0.125, nyu40, input 64x96) saved as a .pt checkpoint."""
-    import torch
-
-    from asymfusion_ros.classes import load_classes
-    from asymfusion_ros.fusion import ModalityInputs, build_model
-    from asymfusion_ros.fusion.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_model("asymfusion", backbone="resnet18", width=0.125, num_classes=40).eval()
-    path = tmp_path_factory.mktemp("tiny_model") / "tiny_asymfusion.pt"
-    return save_checkpoint(
-        path, model, ModalityInputs(("rgb", "depth")), classes=load_classes("nyu40"),
-        input_size=TINY_INPUT_SIZE, data="untrained (test fixture)",
-    )  # fmt: skip
+    pytest.importorskip("torch")
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny_model") / "tiny_asymfusion.pt")
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx(tiny_checkpoint: Path) -> Path:
+def tiny_onnx(request: pytest.FixtureRequest) -> Path:
     """The ONNX bundle of ``tiny_checkpoint`` (exported and checked once per test session)."""
-    from asymfusion_ros.export.exporter import export_onnx
-
-    return export_onnx(tiny_checkpoint, tiny_checkpoint.with_suffix(".onnx"))
+    if prebuilt := os.environ.get(TINY_ONNX_ENV):
+        return Path(prebuilt)
+    return export_tiny_onnx(request.getfixturevalue("tiny_checkpoint"))
 
 
 @pytest.fixture(scope="session")

@@ -1,33 +1,51 @@
-"""``asymfusion replay BAG``: the command line of ``replay.runner`` (options, exit status).
+"""``asymfusion replay BAG_OR_DIR ...``: the command line of ``replay.runner`` and, for many
+bags, of ``replay.fleet`` (options, exit status).
 
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
-read or lacks a stream, a model that does not load, inference failing, no frame processed);
-2 a usage error (a bad option value, an unknown model name, an ambiguous topic or one named
-that the bag lacks, an ``--out`` that exists).
+read or lacks a stream, a model that does not load, inference failing, no frame processed;
+with many bags: any bag failed, or Ray missing or unreachable); 2 a usage error (a bad
+option value, an unknown model name, an ambiguous topic or one named that the bag lacks, an
+``--out`` that exists).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.registration import DepthRegistration
+from asymfusion_ros.replay.fleet import FleetProgress, find_bags, plan, run_fleet
+from asymfusion_ros.replay.fleet_ray import RayUnavailableError
+from asymfusion_ros.replay.fleet_report import bag_lines, fleet_json, merge, write_fleet_report
 from asymfusion_ros.replay.report import summary_lines
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
+from asymfusion_ros.replay.task import BagStatus, ModelSpec
 from asymfusion_ros.ros.params import Settings
+
+if TYPE_CHECKING:
+    from asymfusion_ros.inference.pipeline import Segmenter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", type=Path, help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag")
+    parser.add_argument(
+        "bag",
+        type=Path,
+        nargs="+",
+        metavar="BAG_OR_DIR",
+        help="rosbag2 directory, .mcap, .db3 or ROS 1 .bag, or a folder of them (many bags: one report)",
+    )
     topics = parser.add_argument_group("topics (detected from message types and encodings when omitted)")
     topics.add_argument(
         "--rgb-topic",
@@ -69,15 +87,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", help="of the output topics (default: first level of the colour topic)")
     parser.add_argument("--report", type=Path, help="folder for report.json, report.md and figures")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    fleet = parser.add_argument_group("many bags")
+    fleet.add_argument(
+        "--jobs", type=int, help="worker processes, each loading the model once (default 1; --ray: its CPUs)"
+    )
+    fleet.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the bags as Ray tasks: on a Ray started for the run (loopback), or on a cluster "
+        "(auto, ray://HOST:PORT; bags and --report on shared paths); put it after the bags",
+    )
 
 
 def _config(args: argparse.Namespace) -> ReplayConfig:
-    for name in ("slop", "queue_size", "max_frames", "depth_scale"):
+    for name in ("slop", "queue_size", "max_frames", "depth_scale", "jobs"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ReplayOptionError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     return ReplayConfig(
-        bag=args.bag,
+        bag=args.bag[0],
         rgb_topic=args.rgb_topic,
         depth_topic=args.depth_topic,
         info_topic=args.info_topic,
@@ -122,23 +152,28 @@ def _fail(status: int, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The exit status of the module docstring."""
-    from asymfusion_ros.inference.pipeline import Segmenter
     from asymfusion_ros.resources import ResourceError, resolve_model
 
     try:
         cfg = _config(args)
     except ReplayOptionError as err:
         return _fail(2, str(err))
+    if args.ray and Path(args.ray).exists():
+        return _fail(2, f"--ray took {args.ray} for its address: put the bags first, or write --ray=ADDRESS")
     if cfg.out is not None and cfg.out.exists():
         return _fail(2, f"{cfg.out} exists already, not overwriting")
     try:
         model_path = resolve_model(cfg.node.model)
     except ResourceError as err:
         return _fail(2, str(err))
+    model = ModelSpec(str(model_path.resolve()), cfg.node.backend, cfg.node.precision)
     try:
-        segmenter = Segmenter.from_path(model_path, backend=cfg.node.backend, precision=cfg.node.precision)
+        segmenter = model.load()
     except BackendError as err:
         return _fail(1, f"cannot load model {cfg.node.model}: {err}")
+    bags = find_bags(args.bag)
+    if args.ray is not None or len(args.bag) > 1 or bags not in ([], args.bag):  # else one bag, as ever
+        return _run_many(args, cfg, bags, model, segmenter)
     stop = threading.Event()
     try:
         with _interrupt_sets(stop):
@@ -156,3 +191,48 @@ def run(args: argparse.Namespace) -> int:
     if report.frames == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
     return 130 if report.interrupted else 0
+
+
+def _run_many(
+    args: argparse.Namespace, cfg: ReplayConfig, bags: list[Path], model: ModelSpec, segmenter: Segmenter
+) -> int:
+    """Every bag through ``replay.fleet``; one aggregate report, the bags worst first."""
+    if not bags:
+        return _fail(1, f"no bag found in {', '.join(map(str, args.bag))}")
+    cores = os.cpu_count() or 1
+    use_ray = args.ray is not None
+    jobs = args.jobs or (cores if use_ray else 1)
+    # Workers share the cores: a Ray task has one CPU, a worker process its share.
+    threads = 1 if use_ray else (max(1, cores // jobs) if jobs > 1 else None)
+    if cfg.out is not None:
+        cfg.out.mkdir(parents=True)
+    tasks = plan(cfg, bags)
+    stop = threading.Event()
+    progress = FleetProgress(tasks, stop, cfg.progress)
+    try:
+        with _interrupt_sets(stop):
+            results, wall_s = run_fleet(
+                tasks, dataclasses.replace(model, threads=threads), progress,
+                jobs=jobs, use_ray=use_ray, ray_address=args.ray or None,
+            )  # fmt: skip
+    except RayUnavailableError as err:
+        return _fail(1, str(err))
+    finally:
+        progress.close()
+    backend = next((r.report.backend for r in results if r.report is not None), model.backend)
+    total = merge(results, model=Path(model.path).name, backend=backend, class_names=segmenter.classes.names)
+    total.wall_s = wall_s
+    if cfg.report_dir is not None:
+        data = write_fleet_report(total, results, cfg.report_dir, cfg.overlays)
+    else:
+        data = fleet_json(total, results, None)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join([*summary_lines(total), "bags, worst first:", *bag_lines(results)]))
+    failed = sum(r.status is BagStatus.FAILED for r in results)
+    if total.frames == 0:
+        return _fail(1, "no frame could be processed (see the skipped counts)")
+    if failed:
+        return _fail(1, f"{failed} of {len(results)} bags failed (see bags)")
+    return 130 if total.interrupted else 0

@@ -17,6 +17,7 @@ import numpy as np
 
 from asymfusion_ros import figures
 from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.replay.worst import WorstFrame
 from asymfusion_ros.ros.problems import Problem
 from asymfusion_ros.stats import summarize_ms
 
@@ -46,6 +47,8 @@ class ReplayReport:
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     output_bag: str | None = None
+    worst_frames: list[WorstFrame] = field(default_factory=list)
+    """Drawn only when asked (``ReplayConfig.worst_overlays``): a fleet report shows them."""
 
     def add_frame(self, stamp_ns: int, timings_ms: dict[str, float]) -> None:
         self.frames += 1

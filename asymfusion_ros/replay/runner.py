@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.metrics import ConfusionMatrix
 from asymfusion_ros.replay.labels import LabelMatcher
 from asymfusion_ros.replay.report import ReplayReport, write_report
+from asymfusion_ros.replay.worst import WorstFrames
 from asymfusion_ros.ros import messages
 from asymfusion_ros.ros.depth_input import DepthCamera, extrinsic_from_pose
 from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline, InputError, ProcessedFrame
@@ -74,6 +75,8 @@ class ReplayConfig:
     namespace: str | None = None
     report_dir: Path | None = None
     overlays: int = 4
+    worst_overlays: int = 0
+    """With a report folder and ground truth: also draw the frames of lowest mIoU (``worst_NN.png``)."""
     progress: bool = True
     node: Settings = field(default_factory=Settings)
     """The node's parameters (ros/params.py): model, backend, sync, depth scale, cloud, overlay."""
@@ -118,7 +121,9 @@ class Replay:
         self.seen = {RGB: 0, DEPTH: 0}
         self.synced = 0
         self.overlay_every = 1
-        self.figures: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.figures: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}  # stamp -> rgb, labels, overlay?
+        wants_worst = cfg.report_dir is not None and cfg.worst_overlays > 0 and topics.labels is not None
+        self.worst = WorstFrames(cfg.worst_overlays, len(self.classes)) if wants_worst else None
         self.progress: Any = None
         self.classes_written = False
 
@@ -208,8 +213,8 @@ class Replay:
         timings["total"] = sum(v for k, v in timings.items() if k in TOTAL_STAGES)
         self.report.add_frame(frame.stamp_ns, timings)
         labels = frame.segmentation.labels
-        if self._wants_figure(number):
-            self.figures[frame.stamp_ns] = (frame.rgb, labels)
+        if self._wants_figure(number) or self.worst is not None:
+            self.figures[frame.stamp_ns] = (frame.rgb, labels, self._wants_figure(number))
         if self.labels is not None:
             self.labels.add_prediction(frame.stamp_ns, labels)
         else:
@@ -250,11 +255,13 @@ class Replay:
                 target = messages.image_to_labels(label_msg)
             except messages.MessageError as err:
                 self.report.skip(f"{self.topics.labels}: {err}")
+                self.figures.pop(stamp, None)
                 continue
             if target.shape != prediction.shape:
                 self.report.skip(
                     f"ground truth {target.shape[1]}x{target.shape[0]} != image size (not scored)"
                 )
+                self.figures.pop(stamp, None)
                 continue
             assert self.report.confusion is not None
             self.report.confusion.update(prediction, target)
@@ -273,7 +280,17 @@ class Replay:
         images = self.figures.pop(stamp_ns, None)
         if images is None or self.cfg.report_dir is None:
             return
-        rgb, prediction = images
+        rgb, prediction, wanted = images
+        if self.worst is not None and target is not None:
+            self.worst.offer(stamp_ns, prediction, target, lambda: self._panels(rgb, prediction, target))
+        if not wanted:
+            return
+        name = f"overlay_{sum(f.startswith('overlay_') for f in self.report.files):02d}.png"
+        panels = self._panels(rgb, prediction, target)
+        cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(panels, cv2.COLOR_RGB2BGR))
+        self.report.files.append(name)
+
+    def _panels(self, rgb: np.ndarray, prediction: np.ndarray, target: np.ndarray | None) -> np.ndarray:
         alpha = self.cfg.node.overlay_alpha
         palette = self.pipeline.palette
         panels = [rgb, geometry.overlay(rgb, geometry.colorize(prediction, palette), alpha)]
@@ -281,9 +298,7 @@ class Replay:
             truth = geometry.overlay(rgb, geometry.colorize(target, palette), alpha)
             truth[target == IGNORE_INDEX] = rgb[target == IGNORE_INDEX]
             panels.append(truth)
-        name = f"overlay_{sum(f.startswith('overlay_') for f in self.report.files):02d}.png"
-        cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(np.hstack(panels), cv2.COLOR_RGB2BGR))
-        self.report.files.append(name)
+        return np.hstack(panels)
 
     def finish(self) -> None:
         """Process and score what is still pending; count the frames that never synchronised."""
@@ -292,6 +307,9 @@ class Replay:
             self._score(self.labels.flush())
         self.report.skip("colour image without depth within slop", self.seen[RGB] - self.synced)
         self.report.skip("depth image without colour within slop", self.seen[DEPTH] - self.synced)
+        if self.worst is not None and self.cfg.report_dir is not None:
+            self.report.worst_frames = self.worst.write(self.cfg.report_dir)
+            self.report.files.extend(worst.file for worst in self.report.worst_frames)
 
 
 def _window(bag: BagReader, cfg: ReplayConfig) -> tuple[int, int]:
@@ -305,12 +323,22 @@ def _window(bag: BagReader, cfg: ReplayConfig) -> tuple[int, int]:
     return start, stop
 
 
+ProgressBar = Callable[[int], AbstractContextManager[Any]]
+"""Given the frames expected, a context giving an object whose ``update(n)`` counts frames done."""
+
+
 def replay(
-    cfg: ReplayConfig, segmenter: Any, *, stop: threading.Event | None = None, model_name: str | None = None
+    cfg: ReplayConfig,
+    segmenter: Any,
+    *,
+    stop: threading.Event | None = None,
+    model_name: str | None = None,
+    progress: ProgressBar | None = None,
 ) -> ReplayReport:
     """Run ``segmenter`` over every synchronised frame of ``cfg.bag``; the report says what it found.
 
     ``stop`` ends the pass early (Ctrl-C); the output bag is closed and readable either way.
+    ``progress`` replaces the terminal's bar (a fleet run counts every bag's frames on one).
     Raises BagReadError when nothing can be read (TopicChoiceError: an ambiguous topic, or one
     named in ``cfg`` that the bag lacks), ReplayOptionError for a window outside the bag,
     BackendError when inference fails.
@@ -335,12 +363,13 @@ def replay(
                 report.warn(f"{copy} not read: the bag holds the same stream raw on {raw}")
         if cfg.report_dir is not None:
             cfg.report_dir.mkdir(parents=True, exist_ok=True)
-        expected = _expected_frames(bag, topics, cfg)
+        expected = expected_frames(bag, topics, cfg)
         with ExitStack() as stack:
             writer = stack.enter_context(BagWriter(cfg.out, cfg.out_format)) if cfg.out is not None else None
             run = Replay(cfg, segmenter, topics, report, writer, stop)
             run.overlay_every = max(1, expected // max(1, cfg.overlays))
-            run.progress = stack.enter_context(_progress(expected, cfg.progress))
+            bar = progress(expected) if progress is not None else _progress(expected, cfg.progress)
+            run.progress = stack.enter_context(bar)
             _read_tf_static(bag, run, report)
             # camera_info recorded before the window (often latched, sent once) still applies.
             for message in bag.messages([topics.info], bag.start_ns, start_ns):
@@ -387,7 +416,7 @@ def _backend_name(segmenter: Any) -> str:
     return str(getattr(backend, "name", type(backend).__name__))
 
 
-def _expected_frames(bag: BagReader, topics: StreamTopics, cfg: ReplayConfig) -> int:
+def expected_frames(bag: BagReader, topics: StreamTopics, cfg: ReplayConfig) -> int:
     """Colour images in the bag (a guess for the window), capped by --max-frames: the bar's total."""
     count = bag.topics()[topics.rgb].msgcount
     if cfg.start_s is not None or cfg.end_s is not None:

@@ -157,6 +157,7 @@ class Observer:
         from std_msgs.msg import String
         from visualization_msgs.msg import MarkerArray
 
+        self._node = node
         self.classes: ClassSet | None = None
         self.diagnostics: list[dict[str, str]] = []
         self.latest: dict[str, dict[int, Any]] = {
@@ -179,7 +180,8 @@ class Observer:
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def outputs_matched(self) -> bool:
-        return all(s.get_publisher_count() > 0 for s in self._subs)
+        # Node.count_publishers, not Subscription.get_publisher_count: Humble's rclpy lacks the latter.
+        return all(self._node.count_publishers(s.topic_name) > 0 for s in self._subs)
 
     def _keep(self, name: str, msg: Any) -> None:
         kept = self.latest[name]

@@ -1,0 +1,154 @@
+"""One bag of a fleet run: the per-bag work that every mode runs, in this process, in a
+worker process (``--jobs``) or as a Ray task (``--ray``).
+
+The task is ``runner.replay`` on one bag, with the failures that concern only that bag
+(unreadable, a stream missing, a window outside it, inference failing) turned into a
+:class:`BagResult` that says why, so every other bag still counts. The model is loaded once
+per process and kept. A task talks to the run that dispatched it through a
+:class:`Channel`: it says how many frames it expects and has done, and hears when to stop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from asymfusion_ros.bags import BagReadError
+from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.replay.report import ReplayReport
+from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
+
+if TYPE_CHECKING:
+    from asymfusion_ros.inference.pipeline import Segmenter
+
+
+class BagStatus(str, Enum):
+    """How a bag's task ended."""
+
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    """Stopped by Ctrl-C part-way; its frames so far count."""
+    FAILED = "failed"
+    NOT_RUN = "not run"
+    """Still queued when the run was stopped."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model as every worker loads it (a file the worker can see, its backend options)."""
+
+    path: str
+    backend: str
+    precision: str
+    threads: int | None = None
+    """ONNX Runtime / torch CPU threads; a worker's share of the cores when several run."""
+
+    def load(self) -> Segmenter:
+        """This process's segmenter for the spec, loaded on first use (BackendError if it cannot be)."""
+        return _segmenter(self)
+
+
+@cache
+def _segmenter(spec: ModelSpec) -> Segmenter:
+    from asymfusion_ros.inference.pipeline import Segmenter
+
+    return Segmenter.from_path(
+        spec.path, backend=spec.backend, precision=spec.precision, threads=spec.threads
+    )
+
+
+@dataclass(frozen=True)
+class BagTask:
+    """One bag to replay: ``cfg`` is the run's options with this bag's input, output and report folder."""
+
+    index: int
+    name: str
+    """Unique within the run; names the bag's report folder and output bag."""
+    cfg: ReplayConfig
+
+
+@dataclass
+class BagResult:
+    """What became of one bag; ``report`` is None when nothing of it could be read."""
+
+    task: BagTask
+    status: BagStatus
+    reason: str | None = None
+    report: ReplayReport | None = None
+
+
+class Channel(Protocol):
+    """How a task reports to the run that dispatched it."""
+
+    def started(self, index: int, expected: int) -> None:
+        """The bag is open and should give about ``expected`` frames."""
+
+    def advance(self, index: int, frames: int) -> None:
+        """``frames`` more frames of the bag are done."""
+
+    def stop_requested(self) -> bool:
+        """The run was stopped (Ctrl-C): finish the frame at hand and return."""
+
+
+class Progress(Protocol):
+    """The dispatching side: what the tasks' channels report to, and the run's stop flag."""
+
+    def started(self, index: int, expected: int, pid: int | None = None) -> None:
+        """Bag ``index`` was opened by process ``pid`` and should give about ``expected`` frames."""
+
+    def advance(self, index: int, frames: int) -> None: ...
+
+    def finished(self, result: BagResult) -> None: ...
+
+    def stop_requested(self) -> bool: ...
+
+
+def not_run(task: BagTask) -> BagResult:
+    """A bag still queued when the run was stopped."""
+    return BagResult(task, BagStatus.NOT_RUN, "the run was stopped before this bag started")
+
+
+class _Counter:
+    """The ``update(n)`` the runner's progress hook calls: forwards counts, turns a stop into ``stop``."""
+
+    def __init__(self, channel: Channel, index: int, stop: threading.Event) -> None:
+        self.channel, self.index, self.stop = channel, index, stop
+
+    def update(self, frames: int = 1) -> None:
+        self.channel.advance(self.index, frames)
+        if self.channel.stop_requested():
+            self.stop.set()
+
+
+def run_bag(task: BagTask, model: ModelSpec, channel: Channel) -> BagResult:
+    """Replay ``task``'s bag with this process's model; a failure of the bag is a result, not an error."""
+    if channel.stop_requested():
+        return not_run(task)
+    stop = threading.Event()
+
+    @contextmanager
+    def progress(expected: int) -> Iterator[_Counter]:
+        channel.started(task.index, expected)
+        yield _Counter(channel, task.index, stop)
+
+    try:
+        segmenter = model.load()
+    except BackendError as err:
+        return BagResult(task, BagStatus.FAILED, f"cannot load model {model.path}: {err}")
+    try:
+        report = replay(task.cfg, segmenter, stop=stop, model_name=Path(model.path).name, progress=progress)
+    except (BagReadError, ReplayOptionError) as err:
+        return BagResult(task, BagStatus.FAILED, str(err))
+    except BackendError as err:
+        return BagResult(task, BagStatus.FAILED, f"inference failed: {err}")
+    if report.interrupted:
+        return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report)
+    if report.frames == 0:
+        return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report)
+    return BagResult(task, BagStatus.DONE, None, report)
