@@ -68,10 +68,21 @@ class AsymFusion(SegmentationNet):
     def encoders(self) -> tuple[ResNet, ...]:
         return (self.encoder,)
 
-    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+    def streams(self, inputs: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        """Each stream's logits at the decoder's stride 4."""
         x = stack_inputs(inputs, self.modalities)
-        streams = split_streams(self.decoder(self.encoder(x)), len(self.modalities))
+        return split_streams(self.decoder(self.encoder(x)), len(self.modalities))
+
+    def ensemble(self, streams: Sequence[Tensor]) -> Tensor:
+        """sum_m softmax(alpha)_m * logits_m (branch logits detached: the ensemble loss trains alpha)."""
         weights = torch.softmax(self.alpha, dim=0)
-        ensemble = sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))
+        return sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))  # type: ignore[return-value]
+
+    def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """The prediction's logits at stride 4, before upsampling (what deployment post-processes)."""
+        return self.ensemble(self.streams(inputs))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        streams = self.streams(inputs)
         size = inputs[self.modalities[0]].shape[-2:]  # a graph input's size stays static in ONNX
-        return ModelOutput(upsample(ensemble, size), tuple(upsample(s, size) for s in streams))  # type: ignore[arg-type]
+        return ModelOutput(upsample(self.ensemble(streams), size), tuple(upsample(s, size) for s in streams))
