@@ -6,6 +6,10 @@ the checkpoint's ModalityInputs inside; outputs ``labels`` int32 [1,H,W] (argmax
 ensemble logits) and ``confidence`` float32 [1,H,W] (their max softmax). Shapes are static:
 TensorRT and ONNX Runtime both plan better for one size, and a camera has one size.
 
+What is traced is the segmenter in its deployment form (fusion/folding.py: AsymFusion's
+per-modality BatchNorms folded into grouped convolutions); the parity check compares the
+ONNX Runtime result with the trained form, so it checks the folding too.
+
 It uses the TorchScript exporter (``dynamo=False``) with constant folding: it gives a flat
 graph of plain ONNX ops that the TensorRT parser takes as is. Before the file is moved into
 place the bundle must pass onnx_checks.py and an ONNX Runtime vs PyTorch parity check.
@@ -99,6 +103,16 @@ def check_parity(
     return ParityReport(same / total, worst)
 
 
+def deployment_form(segmenter: DeployedSegmenter, fold_bn: bool = True) -> DeployedSegmenter:
+    """The segmenter a runtime should see: same outputs, BatchNorms folded (fusion/folding.py)."""
+    from asymfusion_ros.fusion.folding import fold_for_deployment
+    from asymfusion_ros.inference.torch_backend import DeployedSegmenter
+
+    if not fold_bn:
+        return segmenter
+    return DeployedSegmenter(fold_for_deployment(segmenter.model), segmenter.preprocess).eval()
+
+
 def _trace(segmenter: DeployedSegmenter, input_size: tuple[int, int], opset: int) -> bytes:
     import torch
 
@@ -170,8 +184,12 @@ def export_onnx(
     *,
     input_size: tuple[int, int] | None = None,
     opset: int = DEFAULT_OPSET,
+    fold_bn: bool = True,
 ) -> Path:
-    """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically."""
+    """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically.
+
+    ``fold_bn=False`` keeps AsymFusion's trained layout (shared convs, per-modality BN affine).
+    """
     from asymfusion_ros.inference.torch_backend import load_deployed
 
     out_path = Path(out_path)
@@ -185,7 +203,7 @@ def export_onnx(
     if height <= 0 or width <= 0 or height % 32 or width % 32:
         raise ExportError(f"input size {height}x{width} must be positive multiples of 32")
     try:
-        model = _fold_shapes(_trace(segmenter, info.input_size, opset))
+        model = _fold_shapes(_trace(deployment_form(segmenter, fold_bn), info.input_size, opset))
         _keep_both_inputs(model, info.input_size)
     except Exception as err:  # the exporter raises many types (RuntimeError, torch.onnx errors)
         raise ExportError(f"torch.onnx.export of {checkpoint_path} failed: {err}") from err
@@ -227,6 +245,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (13..17 for TensorRT 8.5)"
     )
+    parser.add_argument(
+        "--fold-bn",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fold AsymFusion's per-modality BatchNorms into grouped convs (default; what TensorRT "
+        "fuses); --no-fold-bn keeps shared convs + BN affine, faster on ONNX Runtime CPU for narrow nets",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -236,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
     size = (args.height, args.width) if args.height is not None else None
     start = time.perf_counter()
     try:
-        path = export_onnx(args.checkpoint, args.output, input_size=size, opset=args.opset)
+        path = export_onnx(
+            args.checkpoint, args.output, input_size=size, opset=args.opset, fold_bn=args.fold_bn
+        )
     except ExportError as err:
         print(f"error: {err}", flush=True)
         return 1
