@@ -83,3 +83,13 @@ def test_exported_graph_runs_conv_relu_without_bn_affine(
     shared = tmp_path / "shared.onnx"
     assert cli_main(["export", str(tiny_checkpoint), "-o", str(shared), "--no-fold-bn"]) == 0
     assert "Reshape" in _conv_consumers(onnx.load(str(shared)))  # the trained layout's BN affine
+
+
+def test_decoder_width_narrows_only_the_decoder() -> None:
+    wide = build_model("asymfusion", width=0.25, num_classes=5)
+    narrow = build_model("asymfusion", width=0.25, num_classes=5, decoder_width=0.5)
+    assert narrow.config["decoder_width"] == 0.5
+    assert narrow.decoder.level1.reduce.out_channels == wide.decoder.level1.reduce.out_channels // 2
+    assert narrow.encoder.out_channels == wide.encoder.out_channels
+    with pytest.raises(ValueError, match="decoder_width"):
+        build_model("asymfusion", decoder_width=0.0)

@@ -29,7 +29,12 @@ def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
 
 
 class AsymFusion(SegmentationNet):
-    """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
+    """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble.
+
+    ``decoder_width`` scales the decoder's channels beyond ``width`` (1.0: the paper's). The
+    decoder runs once per stream, and at stride 4 its 1x1 convs cost about a quarter of a
+    ResNet-34 network at 640x480 (docs/deployment_speed.md); 0.5 quarters that share.
+    """
 
     def __init__(
         self,
@@ -41,7 +46,10 @@ class AsymFusion(SegmentationNet):
         exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
         fusion_stages: Iterable[int] = ALL_STAGES,
         dropout: float = 0.5,
+        decoder_width: float = 1.0,
     ) -> None:
+        if not decoder_width > 0:
+            raise ValueError(f"decoder_width must be > 0, got {decoder_width}")
         stages = sorted(set(fusion_stages))
         super().__init__(
             "asymfusion",
@@ -52,6 +60,7 @@ class AsymFusion(SegmentationNet):
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
             dropout=dropout,
+            decoder_width=decoder_width,
         )
         num = len(self.modalities)
         self.encoder = resnet(
@@ -62,7 +71,9 @@ class AsymFusion(SegmentationNet):
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
         )
-        self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
+        self.decoder = RefineDecoder(
+            self.encoder.out_channels, num_classes, width=width * decoder_width, dropout=dropout
+        )
         self.alpha = nn.Parameter(torch.zeros(num))
 
     def encoders(self) -> tuple[ResNet, ...]:

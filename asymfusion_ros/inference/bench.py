@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,9 +83,17 @@ def model_for(model: str, backend: BackendKind, workdir: Path) -> Path:
 
 
 def untrained_checkpoint(
-    scheme: str, backbone: str, width: float, input_size: tuple[int, int], workdir: Path
+    scheme: str,
+    backbone: str,
+    width: float,
+    input_size: tuple[int, int],
+    workdir: Path,
+    options: dict[str, Any] | None = None,
 ) -> Path:
-    """A randomly initialised network (NYUv2-40 classes, rgb + depth) saved as a checkpoint."""
+    """A randomly initialised network (NYUv2-40 classes, rgb + depth) saved as a checkpoint.
+
+    ``options`` are the scheme's own (e.g. ``decoder_width`` for asymfusion).
+    """
     import torch
 
     from asymfusion_ros.classes import load_classes
@@ -92,9 +101,10 @@ def untrained_checkpoint(
     from asymfusion_ros.fusion.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_model(scheme, backbone=backbone, width=width, num_classes=40).eval()
+    model = build_model(scheme, backbone=backbone, width=width, num_classes=40, **(options or {})).eval()
+    suffix = "".join(f"_{key}{value}" for key, value in (options or {}).items())
     return save_checkpoint(
-        workdir / f"untrained_{scheme}_{backbone}_w{width:g}.pt",
+        workdir / f"untrained_{scheme}_{backbone}_w{width:g}{suffix}.pt",
         model,
         ModalityInputs(model.modalities),
         classes=load_classes("nyu40"),
@@ -210,6 +220,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default="resnet18", help="with --scheme: resnet18/34/50/101")
     parser.add_argument("--width", type=float, default=1.0, help="with --scheme: channel width multiplier")
     parser.add_argument(
+        "--decoder-width", type=float, help="with --scheme asymfusion: decoder channels x this (default 1.0)"
+    )
+    parser.add_argument(
         "--peer", type=Path, help="an ONNX file (static inputs) to time beside ours, interleaved, fed zeros"
     )
     parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=BackendKind.AUTO.value)
@@ -281,7 +294,8 @@ def _planned(args: argparse.Namespace, workdir: Path) -> Path:
     """``--scheme``: the untrained network, exported (checks included) when a runtime needs ONNX."""
     from asymfusion_ros.export.exporter import ExportError, export_onnx
 
-    checkpoint = untrained_checkpoint(args.scheme, args.backbone, args.width, args.size, workdir)
+    options = {} if args.decoder_width is None else {"decoder_width": args.decoder_width}
+    checkpoint = untrained_checkpoint(args.scheme, args.backbone, args.width, args.size, workdir, options)
     try:
         return export_onnx(checkpoint, checkpoint.with_suffix(".onnx"))
     except ExportError as err:
