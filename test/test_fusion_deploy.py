@@ -73,16 +73,18 @@ def _conv_consumers(model: onnx.ModelProto) -> set[str]:
     return {n.op_type for n in model.graph.node if set(n.input) & conv_outputs}
 
 
-def test_exported_graph_runs_conv_relu_without_bn_affine(
+def test_folded_export_runs_conv_relu_without_bn_affine(
     tiny_onnx: Path, tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    folded = onnx.load(str(tiny_onnx))
-    assert not _conv_consumers(folded) & {"Mul", "Reshape", "BatchNormalization"}
-    softmax = next(n for n in folded.graph.node if n.op_type == "Softmax")
+    shared = onnx.load(str(tiny_onnx))  # the default keeps the trained layout
+    assert "Reshape" in _conv_consumers(shared)  # the per-modality BN affine
+    softmax = next(n for n in shared.graph.node if n.op_type == "Softmax")
     assert onnx.helper.get_attribute_value(softmax.attribute[0]) in (-1, 3)  # channels-last
-    shared = tmp_path / "shared.onnx"
-    assert cli_main(["export", str(tiny_checkpoint), "-o", str(shared), "--no-fold-bn"]) == 0
-    assert "Reshape" in _conv_consumers(onnx.load(str(shared)))  # the trained layout's BN affine
+    out = tmp_path / "folded.onnx"
+    assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--fold-bn"]) == 0  # parity checked
+    folded = onnx.load(str(out))
+    assert not _conv_consumers(folded) & {"Mul", "Reshape", "BatchNormalization"}
+    assert any(a.name == "group" and a.i == 2 for n in folded.graph.node for a in n.attribute)
 
 
 def test_decoder_width_narrows_only_the_decoder() -> None:

@@ -6,9 +6,11 @@ the checkpoint's ModalityInputs inside; outputs ``labels`` int32 [1,H,W] (argmax
 ensemble logits) and ``confidence`` float32 [1,H,W] (their max softmax). Shapes are static:
 TensorRT and ONNX Runtime both plan better for one size, and a camera has one size.
 
-What is traced is the segmenter in its deployment form (fusion/folding.py: AsymFusion's
-per-modality BatchNorms folded into grouped convolutions); the parity check compares the
-ONNX Runtime result with the trained form, so it checks the folding too.
+With ``fold_bn`` what is traced is the segmenter in its folded form (fusion/folding.py:
+AsymFusion's per-modality BatchNorms folded into grouped convolutions, a Conv(+ReLU)-only
+graph for TensorRT); the parity check compares the ONNX Runtime result with the trained
+form, so it checks the folding too. The default keeps the trained layout, which ONNX Runtime
+CPU runs faster for the shipped narrow model (docs/deployment_speed.md).
 
 It uses the TorchScript exporter (``dynamo=False``) with constant folding: it gives a flat
 graph of plain ONNX ops that the TensorRT parser takes as is. Before the file is moved into
@@ -103,8 +105,8 @@ def check_parity(
     return ParityReport(same / total, worst)
 
 
-def deployment_form(segmenter: DeployedSegmenter, fold_bn: bool = True) -> DeployedSegmenter:
-    """The segmenter a runtime should see: same outputs, BatchNorms folded (fusion/folding.py)."""
+def deployment_form(segmenter: DeployedSegmenter, fold_bn: bool) -> DeployedSegmenter:
+    """The segmenter to trace: as trained, or with its BatchNorms folded (fusion/folding.py)."""
     from asymfusion_ros.fusion.folding import fold_for_deployment
     from asymfusion_ros.inference.torch_backend import DeployedSegmenter
 
@@ -184,11 +186,11 @@ def export_onnx(
     *,
     input_size: tuple[int, int] | None = None,
     opset: int = DEFAULT_OPSET,
-    fold_bn: bool = True,
+    fold_bn: bool = False,
 ) -> Path:
     """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically.
 
-    ``fold_bn=False`` keeps AsymFusion's trained layout (shared convs, per-modality BN affine).
+    ``fold_bn=True`` folds AsymFusion's per-modality BatchNorms into grouped convs.
     """
     from asymfusion_ros.inference.torch_backend import load_deployed
 
@@ -261,9 +263,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fold-bn",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="fold AsymFusion's per-modality BatchNorms into grouped convs (default; what TensorRT "
-        "fuses); --no-fold-bn keeps shared convs + BN affine, faster on ONNX Runtime CPU for narrow nets",
+        default=False,
+        help="fold AsymFusion's per-modality BatchNorms into grouped convs: a Conv(+ReLU)-only graph, "
+        "as TensorRT fuses best; off by default, since ONNX Runtime CPU runs narrow nets faster without",
     )
 
 

@@ -12,9 +12,10 @@ folded modules take the places of the trained ones. The decoder has no BatchNorm
 features go back to the batch axis (a Reshape for one frame) and it runs as trained, shared
 by the streams, followed by the alpha ensemble.
 
-Cost on ONNX Runtime CPU (docs/deployment_speed.md): about neutral for ResNet-34 at 640x480,
-~15 % slower for the shipped width-0.25 model, whose grouped convs miss ONNX Runtime's
-blocked-layout kernels; ``asymfusion export --no-fold-bn`` keeps the trained layout.
+Opt-in (``asymfusion export --fold-bn``): on ONNX Runtime CPU it is about neutral for
+ResNet-34 at 640x480 and 15-40 % slower for the shipped width-0.25 model, whose grouped convs
+miss ONNX Runtime's blocked-layout (NCHWc) kernels (docs/deployment_speed.md); it is the form
+TensorRT fuses into Conv+bias+ReLU.
 """
 
 from __future__ import annotations

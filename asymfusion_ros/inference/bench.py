@@ -223,6 +223,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--decoder-width", type=float, help="with --scheme asymfusion: decoder channels x this (default 1.0)"
     )
     parser.add_argument(
+        "--fold-bn", action="store_true", help="with --scheme: export with `asymfusion export --fold-bn`"
+    )
+    parser.add_argument(
         "--peer", type=Path, help="an ONNX file (static inputs) to time beside ours, interleaved, fed zeros"
     )
     parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=BackendKind.AUTO.value)
@@ -297,6 +300,6 @@ def _planned(args: argparse.Namespace, workdir: Path) -> Path:
     options = {} if args.decoder_width is None else {"decoder_width": args.decoder_width}
     checkpoint = untrained_checkpoint(args.scheme, args.backbone, args.width, args.size, workdir, options)
     try:
-        return export_onnx(checkpoint, checkpoint.with_suffix(".onnx"))
+        return export_onnx(checkpoint, checkpoint.with_suffix(".onnx"), fold_bn=args.fold_bn)
     except ExportError as err:
         raise ValueError(str(err)) from err
