@@ -155,7 +155,8 @@ def test_int8_bundle_from_calibration_frames(
     labels, confidence = load_backend(out).run(np.zeros((64, 96, 3), np.uint8), np.ones((64, 96), np.float32))
     assert labels.shape == confidence.shape == (64, 96)
     assert not list(tmp_path.glob("*fp32*"))
-    assert cli_main([*argv, "synthetic", "--calib-frames", "1"]) == 0
+    assert cli_main([*argv, "synthetic", "--calib-frames", "1", "--int8-activations", "int8"]) == 0
+    assert "int8 activations" in capsys.readouterr().out
     assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--int8"]) == 2
     bag = tmp_path / "frames.mcap"
     bag.write_bytes(b"")

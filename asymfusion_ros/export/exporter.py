@@ -261,6 +261,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calib-frames", type=int, default=64, help="how many calibration frames to read (default 64)"
     )
     parser.add_argument(
+        "--int8-activations",
+        choices=("uint8", "int8"),
+        default="uint8",
+        help="uint8: asymmetric, ONNX Runtime CPU's fused kernels (default); int8: symmetric, zero point 0, "
+        "as TensorRT's explicit quantisation needs",
+    )
+    parser.add_argument(
         "--fold-bn",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -285,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                 args.checkpoint, fp32_out, input_size=size, opset=args.opset, fold_bn=args.fold_bn
             )
             if args.int8:
-                path = _quantize(path, args.output, args.calib, args.calib_frames)
+                path = _quantize(path, args.output, args.calib, args.calib_frames, args.int8_activations)
         except ExportError as err:
             print(f"error: {err}", flush=True)
             return 1
@@ -304,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
 INT8_AGREEMENT_WARN = 0.95
 
 
-def _quantize(fp32: Path, out: Path, calib: str, count: int) -> Path:
+def _quantize(fp32: Path, out: Path, calib: str, count: int, activations: str) -> Path:
     """The INT8 QDQ bundle of ``fp32`` at ``out``; prints its label agreement with fp32."""
     from asymfusion_ros.export.quantize import (
         QuantizeError,
@@ -317,10 +324,13 @@ def _quantize(fp32: Path, out: Path, calib: str, count: int) -> Path:
     size = read_onnx_info(fp32).input_size
     try:
         frames = list(calibration_frames(calib, size, count))
-        path, used = quantize_bundle(fp32, out, frames)
+        path, used = quantize_bundle(fp32, out, frames, activations)
     except QuantizeError as err:
         raise ExportError(str(err)) from err
     agreement = label_agreement(fp32, path, frames)
     note = "" if agreement >= INT8_AGREEMENT_WARN else f" -- WARNING: below {INT8_AGREEMENT_WARN:.0%}"
-    print(f"INT8: calibrated on {used} frames of {calib}; labels equal fp32 on {agreement:.2%} of them{note}")
+    print(
+        f"INT8 ({activations} activations): calibrated on {used} frames of {calib}; "
+        f"labels equal fp32 on {agreement:.2%} of them{note}"
+    )
     return path
