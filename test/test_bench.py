@@ -43,3 +43,30 @@ def test_each_backend_gets_the_file_it_runs(tiny_checkpoint: Path, tmp_path: Pat
     assert model_for(str(alone), BackendKind.TORCH, tmp_path) == Path(alone)
     exported = model_for(str(alone), BackendKind.ONNXRUNTIME, tmp_path / "work")
     assert exported == tmp_path / "work" / "alone.onnx" and exported.is_file()
+
+
+def test_planned_network_timed_beside_a_peer(tiny_onnx: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["bench", "--scheme", "asymfusion", "--width", "0.125", "--size", "96x64"]
+    argv += ["--peer", str(tiny_onnx)]
+    assert cli_main([*argv, "--iters", "2", "--warmup", "0", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"].endswith("untrained_asymfusion_resnet18_w0.125.onnx") and result["size"] == "96x64"
+    assert result["peer"]["model"] == str(tiny_onnx) and result["peer"]["p50_ms"] > 0
+    assert result["peer"]["backend_ratio"] > 0
+    assert cli_main(["bench", "--scheme", "fancy", "--size", "96x64", "--iters", "1"]) == 1
+    assert "unknown scheme 'fancy'" in capsys.readouterr().out
+    assert cli_main(["bench", "--scheme", "rgb", "--size", "100x64", "--iters", "1"]) == 1
+    assert "multiples of 32" in capsys.readouterr().out
+
+
+def test_peer_needs_static_inputs(tmp_path: Path, capsys: pytest.CaptureFixture, tiny_onnx: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    dynamic = tmp_path / "dynamic.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(dynamic))
+    assert cli_main(["bench", "--model", str(tiny_onnx), "--peer", str(dynamic), "--iters", "1"]) == 1
+    assert "static shapes" in capsys.readouterr().out

@@ -149,3 +149,29 @@ def test_single_modality_bundle_keeps_both_inputs(tmp_path: Path) -> None:
     assert [i.name for i in onnx.load(str(bundle)).graph.input] == ["rgb", "depth"]
     labels, _ = load_backend(bundle).run(np.zeros((64, 64, 3), np.uint8), np.zeros((64, 64), np.float32))
     assert labels.shape == (64, 64)
+
+
+def test_int8_bundle_from_calibration_frames(
+    tmp_path: Path, tiny_checkpoint: Path, nyu_sample: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from asymfusion_ros.inference import load_backend
+
+    out = tmp_path / "int8.onnx"
+    argv = ["export", str(tiny_checkpoint), "-o", str(out), "--int8", "--calib"]
+    assert cli_main([*argv, str(nyu_sample), "--calib-frames", "2"]) == 0  # a folder of rgb/ + depth/
+    assert "calibrated on 2 frames" in capsys.readouterr().out
+    model = onnx.load(str(out))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and ops <= TENSORRT_ONNX_OPS
+    run_structural_checks(model)
+    assert read_onnx_info(out).input_size == (64, 96)  # the bundle's self-description is kept
+    labels, confidence = load_backend(out).run(np.zeros((64, 96, 3), np.uint8), np.ones((64, 96), np.float32))
+    assert labels.shape == confidence.shape == (64, 96)
+    assert not list(tmp_path.glob("*fp32*"))
+    assert cli_main([*argv, "synthetic", "--calib-frames", "1", "--int8-activations", "int8"]) == 0
+    assert "int8 activations" in capsys.readouterr().out
+    assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--int8"]) == 2
+    bag = tmp_path / "frames.mcap"
+    bag.write_bytes(b"")
+    assert cli_main([*argv, str(bag)]) == 1
+    assert "not supported yet" in capsys.readouterr().out

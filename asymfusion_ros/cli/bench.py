@@ -6,6 +6,12 @@ fields), colourising and the overlay. Frames are synthetic RGB-D scenes at the c
 ``--compare torch,onnxruntime`` runs several backends one after the other in one process on
 the same frames; each backend is handed the file it runs (a .pt for torch, the .onnx for the
 others, exported on the fly into a temporary folder when only the checkpoint exists).
+
+``--scheme S --backbone B [--width W]`` plans a deployment before training: an untrained
+network of that shape at the ``--size`` input goes through the same export (checks included)
+and is timed like a trained one. ``--peer FILE.onnx`` times another network (any ONNX with
+static inputs, fed zeros) once after every frame of ours, so both share the machine's load
+alike and the latency ratio is fair on a busy CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +31,7 @@ from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.geometry import colorize, labeled_points, overlay
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.inference.peer import PeerModel
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.resources import ResourceError, resolve_model
 from asymfusion_ros.stats import summarize_ms
@@ -44,6 +52,7 @@ class BenchResult:
     fps: float  # whole frames (all stages) per second
     stages: dict[str, dict[str, float]]  # name -> {"p50_ms", "p95_ms"}
     overhead_ratio: float  # sum of OVERHEAD_STAGES p50 / backend p50
+    peer: dict[str, float | str] | None = None  # model, p50_ms, p95_ms, backend_ratio (backend / peer p50)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -73,6 +82,37 @@ def model_for(model: str, backend: BackendKind, workdir: Path) -> Path:
     raise BackendError(f"the torch backend needs the .pt checkpoint of {path}, and {sibling} does not exist")
 
 
+def untrained_checkpoint(
+    scheme: str,
+    backbone: str,
+    width: float,
+    input_size: tuple[int, int],
+    workdir: Path,
+    options: dict[str, Any] | None = None,
+) -> Path:
+    """A randomly initialised network (NYUv2-40 classes, rgb + depth) saved as a checkpoint.
+
+    ``options`` are the scheme's own (e.g. ``decoder_width`` for asymfusion).
+    """
+    import torch
+
+    from asymfusion_ros.classes import load_classes
+    from asymfusion_ros.fusion import ModalityInputs, build_model
+    from asymfusion_ros.fusion.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model(scheme, backbone=backbone, width=width, num_classes=40, **(options or {})).eval()
+    suffix = "".join(f"_{key}{value}" for key, value in (options or {}).items())
+    return save_checkpoint(
+        workdir / f"untrained_{scheme}_{backbone}_w{width:g}{suffix}.pt",
+        model,
+        ModalityInputs(model.modalities),
+        classes=load_classes("nyu40"),
+        input_size=input_size,
+        data=f"untrained (asymfusion bench --scheme {scheme} --backbone {backbone} --width {width:g})",
+    )
+
+
 def _timed(fn: Callable[..., object], *args: object) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn(*args)
@@ -86,11 +126,15 @@ def bench_segmenter(
     iters: int,
     warmup: int,
     model: str = "",
+    peer: PeerModel | None = None,
 ) -> BenchResult:
-    """Run the node's per-frame work ``iters`` times (after ``warmup``) and collect stage times."""
+    """Run the node's per-frame work ``iters`` times (after ``warmup``) and collect stage times.
+
+    With ``peer``, one peer inference follows every frame (interleaved, so both see the same load).
+    """
     palette = segmenter.classes.palette()
     times: dict[str, list[float]] = {name: [] for name in STAGES}
-    totals = []
+    totals, peer_ms = [], []
     for i in range(warmup + iters):
         rgb, depth, k = frames[i % len(frames)]
         start = time.perf_counter()
@@ -99,8 +143,11 @@ def bench_segmenter(
         colorize_ms, color = _timed(colorize, result.labels, palette)
         overlay_ms, _ = _timed(overlay, rgb, color, OVERLAY_ALPHA)
         total_ms = (time.perf_counter() - start) * 1e3
+        peer_run_ms = peer.run_ms() if peer is not None else None
         if i < warmup:
             continue
+        if peer_run_ms is not None:
+            peer_ms.append(peer_run_ms)
         stage_ms = {
             **result.timings_ms,
             "point_cloud": cloud_ms,
@@ -114,6 +161,15 @@ def bench_segmenter(
     stages = {name: {"p50_ms": s.p50_ms, "p95_ms": s.p95_ms} for name, s in summaries.items()}
     overhead = sum(stages[name]["p50_ms"] for name in OVERHEAD_STAGES)
     height, width = frames[0][0].shape[:2]
+    peer_stats: dict[str, float | str] | None = None
+    if peer is not None:
+        peer_summary = summarize_ms(peer_ms)
+        peer_stats = {
+            "model": str(peer.path),
+            "p50_ms": peer_summary.p50_ms,
+            "p95_ms": peer_summary.p95_ms,
+            "backend_ratio": stages["backend"]["p50_ms"] / max(peer_summary.p50_ms, 1e-9),
+        }
     return BenchResult(
         backend=segmenter.backend.name,
         description=segmenter.describe(),
@@ -123,6 +179,7 @@ def bench_segmenter(
         fps=1e3 / float(np.mean(totals)),
         stages=stages,
         overhead_ratio=overhead / max(stages["backend"]["p50_ms"], 1e-9),
+        peer=peer_stats,
     )
 
 
@@ -136,6 +193,13 @@ def format_table(results: Sequence[BenchResult]) -> str:
         lines.append(f"{name:<12}{cells}")
     lines.append(f"{'fps':<12}" + "".join(f"{r.fps:>24.1f}" for r in results))
     lines.append(f"{'pre+post %':<12}" + "".join(f"{100 * r.overhead_ratio:>23.1f}%" for r in results))
+    for r in results:
+        if r.peer is not None:
+            name, ratio = Path(str(r.peer["model"])).name, r.peer["backend_ratio"]
+            lines.append(
+                f"peer {name}: {r.peer['p50_ms']:.2f} / {r.peer['p95_ms']:.2f} ms p50 / p95; "
+                f"{r.backend} backend / peer latency (p50, interleaved): {ratio:.2f}x"
+            )
     if len(results) > 1:
         base = results[0]
         for other in results[1:]:
@@ -147,6 +211,22 @@ def format_table(results: Sequence[BenchResult]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="default", help="model file or shipped name (default: the default model)"
+    )
+    parser.add_argument(
+        "--scheme",
+        help="time an untrained network of this fusion scheme at --size instead of --model "
+        "(exported and checked like a trained one)",
+    )
+    parser.add_argument("--backbone", default="resnet18", help="with --scheme: resnet18/34/50/101")
+    parser.add_argument("--width", type=float, default=1.0, help="with --scheme: channel width multiplier")
+    parser.add_argument(
+        "--decoder-width", type=float, help="with --scheme asymfusion: decoder channels x this (default 1.0)"
+    )
+    parser.add_argument(
+        "--fold-bn", action="store_true", help="with --scheme: export with `asymfusion export --fold-bn`"
+    )
+    parser.add_argument(
+        "--peer", type=Path, help="an ONNX file (static inputs) to time beside ours, interleaved, fed zeros"
     )
     parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=BackendKind.AUTO.value)
     parser.add_argument(
@@ -179,9 +259,15 @@ def run(args: argparse.Namespace) -> int:
     frames = bench_frames(args.size)
     results = []
     with tempfile.TemporaryDirectory(prefix="asymfusion-bench-") as workdir:
+        try:
+            model = args.model if args.scheme is None else str(_planned(args, Path(workdir)))
+            peer = None if args.peer is None else PeerModel(args.peer, threads=args.threads)
+        except (BackendError, ValueError) as err:
+            print(f"error: {err}")
+            return 1
         for kind in kinds:
             try:
-                path = model_for(args.model, kind, Path(workdir))
+                path = model_for(model, kind, Path(workdir))
                 segmenter = Segmenter.from_path(
                     path,
                     backend=kind.value,
@@ -193,11 +279,27 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {kind.value}: {err}")
                 return 1
             results.append(
-                bench_segmenter(segmenter, frames, iters=args.iters, warmup=args.warmup, model=str(path))
+                bench_segmenter(
+                    segmenter, frames, iters=args.iters, warmup=args.warmup, model=str(path), peer=peer
+                )
             )
     if args.json:
         payload = [r.to_json() for r in results]
         print(json.dumps(payload if args.compare else payload[0], indent=1))
     else:
         print(format_table(results))
+        if peer is not None:
+            print(peer.describe())
     return 0
+
+
+def _planned(args: argparse.Namespace, workdir: Path) -> Path:
+    """``--scheme``: the untrained network, exported (checks included) when a runtime needs ONNX."""
+    from asymfusion_ros.export.exporter import ExportError, export_onnx
+
+    options = {} if args.decoder_width is None else {"decoder_width": args.decoder_width}
+    checkpoint = untrained_checkpoint(args.scheme, args.backbone, args.width, args.size, workdir, options)
+    try:
+        return export_onnx(checkpoint, checkpoint.with_suffix(".onnx"), fold_bn=args.fold_bn)
+    except ExportError as err:
+        raise ValueError(str(err)) from err

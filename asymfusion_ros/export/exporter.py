@@ -6,6 +6,12 @@ the checkpoint's ModalityInputs inside; outputs ``labels`` int32 [1,H,W] (argmax
 ensemble logits) and ``confidence`` float32 [1,H,W] (their max softmax). Shapes are static:
 TensorRT and ONNX Runtime both plan better for one size, and a camera has one size.
 
+With ``fold_bn`` what is traced is the segmenter in its folded form (fusion/folding.py:
+AsymFusion's per-modality BatchNorms folded into grouped convolutions, a Conv(+ReLU)-only
+graph for TensorRT); the parity check compares the ONNX Runtime result with the trained
+form, so it checks the folding too. The default keeps the trained layout, which ONNX Runtime
+CPU runs faster for the shipped narrow model (docs/deployment_speed.md).
+
 It uses the TorchScript exporter (``dynamo=False``) with constant folding: it gives a flat
 graph of plain ONNX ops that the TensorRT parser takes as is. Before the file is moved into
 place the bundle must pass onnx_checks.py and an ONNX Runtime vs PyTorch parity check.
@@ -99,6 +105,16 @@ def check_parity(
     return ParityReport(same / total, worst)
 
 
+def deployment_form(segmenter: DeployedSegmenter, fold_bn: bool) -> DeployedSegmenter:
+    """The segmenter to trace: as trained, or with its BatchNorms folded (fusion/folding.py)."""
+    from asymfusion_ros.fusion.folding import fold_for_deployment
+    from asymfusion_ros.inference.torch_backend import DeployedSegmenter
+
+    if not fold_bn:
+        return segmenter
+    return DeployedSegmenter(fold_for_deployment(segmenter.model), segmenter.preprocess).eval()
+
+
 def _trace(segmenter: DeployedSegmenter, input_size: tuple[int, int], opset: int) -> bytes:
     import torch
 
@@ -170,8 +186,12 @@ def export_onnx(
     *,
     input_size: tuple[int, int] | None = None,
     opset: int = DEFAULT_OPSET,
+    fold_bn: bool = False,
 ) -> Path:
-    """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically."""
+    """Export, check (structure, static shapes, TensorRT ops, parity) and write atomically.
+
+    ``fold_bn=True`` folds AsymFusion's per-modality BatchNorms into grouped convs.
+    """
     from asymfusion_ros.inference.torch_backend import load_deployed
 
     out_path = Path(out_path)
@@ -185,7 +205,7 @@ def export_onnx(
     if height <= 0 or width <= 0 or height % 32 or width % 32:
         raise ExportError(f"input size {height}x{width} must be positive multiples of 32")
     try:
-        model = _fold_shapes(_trace(segmenter, info.input_size, opset))
+        model = _fold_shapes(_trace(deployment_form(segmenter, fold_bn), info.input_size, opset))
         _keep_both_inputs(model, info.input_size)
     except Exception as err:  # the exporter raises many types (RuntimeError, torch.onnx errors)
         raise ExportError(f"torch.onnx.export of {checkpoint_path} failed: {err}") from err
@@ -227,19 +247,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (13..17 for TensorRT 8.5)"
     )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="write an INT8 QDQ bundle (ONNX Runtime static quantisation; needs --calib)",
+    )
+    parser.add_argument(
+        "--calib",
+        help="calibration frames for --int8: a folder of rgb/ + depth/ images (depth PNG in mm), "
+        "'synthetic' (the train split) or a dataset spec such as 'nyudv2:PATH?depth_scale=5000'",
+    )
+    parser.add_argument(
+        "--calib-frames", type=int, default=64, help="how many calibration frames to read (default 64)"
+    )
+    parser.add_argument(
+        "--int8-activations",
+        choices=("uint8", "int8"),
+        default="uint8",
+        help="uint8: asymmetric, ONNX Runtime CPU's fused kernels (default); int8: symmetric, zero point 0, "
+        "as TensorRT's explicit quantisation needs",
+    )
+    parser.add_argument(
+        "--fold-bn",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="fold AsymFusion's per-modality BatchNorms into grouped convs: a Conv(+ReLU)-only graph, "
+        "as TensorRT fuses best; off by default, since ONNX Runtime CPU runs narrow nets faster without",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if (args.height is None) != (args.width is None):
         print("error: give both --height and --width, or neither", flush=True)
         return 2
+    if args.int8 and (args.calib is None or args.calib_frames < 1):
+        print("error: --int8 needs --calib FRAMES and --calib-frames >= 1", flush=True)
+        return 2
     size = (args.height, args.width) if args.height is not None else None
     start = time.perf_counter()
-    try:
-        path = export_onnx(args.checkpoint, args.output, input_size=size, opset=args.opset)
-    except ExportError as err:
-        print(f"error: {err}", flush=True)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="asymfusion-export-") as tmp:
+        fp32_out = Path(tmp) / "fp32.onnx" if args.int8 else args.output
+        try:
+            path = export_onnx(
+                args.checkpoint, fp32_out, input_size=size, opset=args.opset, fold_bn=args.fold_bn
+            )
+            if args.int8:
+                path = _quantize(path, args.output, args.calib, args.calib_frames, args.int8_activations)
+        except ExportError as err:
+            print(f"error: {err}", flush=True)
+            return 1
     from asymfusion_ros.inference.model_bundle import read_onnx_info
 
     info = read_onnx_info(path)
@@ -247,5 +303,34 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, input {info.input_size[0]}x{info.input_size[1]}, "
         f"{len(info.classes)} classes, opset {args.opset}) in {time.perf_counter() - start:.1f} s; "
         "checks passed: onnx.checker, static shapes, TensorRT ops, ONNX Runtime vs PyTorch parity"
+        + (" (parity of the fp32 graph, before quantisation)" if args.int8 else "")
     )
     return 0
+
+
+INT8_AGREEMENT_WARN = 0.95
+
+
+def _quantize(fp32: Path, out: Path, calib: str, count: int, activations: str) -> Path:
+    """The INT8 QDQ bundle of ``fp32`` at ``out``; prints its label agreement with fp32."""
+    from asymfusion_ros.export.quantize import (
+        QuantizeError,
+        calibration_frames,
+        label_agreement,
+        quantize_bundle,
+    )
+    from asymfusion_ros.inference.model_bundle import read_onnx_info
+
+    size = read_onnx_info(fp32).input_size
+    try:
+        frames = list(calibration_frames(calib, size, count))
+        path, used = quantize_bundle(fp32, out, frames, activations)
+    except QuantizeError as err:
+        raise ExportError(str(err)) from err
+    agreement = label_agreement(fp32, path, frames)
+    note = "" if agreement >= INT8_AGREEMENT_WARN else f" -- WARNING: below {INT8_AGREEMENT_WARN:.0%}"
+    print(
+        f"INT8 ({activations} activations): calibrated on {used} frames of {calib}; "
+        f"labels equal fp32 on {agreement:.2%} of them{note}"
+    )
+    return path

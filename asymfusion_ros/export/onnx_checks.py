@@ -17,16 +17,19 @@ from onnx import TensorProto
 # Source: onnx/onnx-tensorrt docs/operators.md, "Operator Support Matrix" (the TensorRT 8.4
 # edition; every op here is still marked Y in the 8.5, 8.6 and 10.x editions). This is the
 # subset a CNN segmenter can need, not the whole matrix: an op outside it fails the check and
-# must be justified against that document before it is added here.
+# must be justified against that document before it is added here. QuantizeLinear and
+# DequantizeLinear (the INT8 QDQ bundle, export/quantize.py) are TensorRT's explicit
+# quantisation: per-tensor or per-channel scales, zero point 0.
 TENSORRT_ONNX_OPS = frozenset(
     {
         "Abs", "Add", "And", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast",
         "Ceil", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "ConvTranspose",
         "DepthToSpace", "Div", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather",
         "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "HardSigmoid",
-        "Identity", "InstanceNormalization", "IsNaN", "LeakyRelu", "Less", "LessOrEqual", "Log",
-        "LogSoftmax", "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Neg", "Not", "Or", "Pad",
-        "Pow", "PRelu", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceSum", "Relu",
+        "DequantizeLinear", "Identity", "InstanceNormalization", "IsNaN", "LeakyRelu", "Less",
+        "LessOrEqual", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Neg",
+        "Not", "Or", "Pad", "Pow", "PRelu", "QuantizeLinear", "ReduceL2", "ReduceMax", "ReduceMean",
+        "ReduceMin", "ReduceSum", "Relu",
         "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "SpaceToDepth", "Split",
         "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Tile", "Transpose", "Unsqueeze", "Where",
     }
@@ -98,6 +101,13 @@ def check_tensorrt_compatible(model: onnx.ModelProto) -> None:
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     constants = initializers | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    # INT8 QDQ bundles: a weight is an initializer seen through its DequantizeLinear
+    constants |= {
+        o
+        for n in graph.node
+        if n.op_type == "DequantizeLinear" and all(i in constants for i in n.input if i)
+        for o in n.output
+    }
     for node in graph.node:
         if node.domain not in ("", "ai.onnx"):
             problems.append(f"custom-domain op {node.domain}::{node.op_type}")

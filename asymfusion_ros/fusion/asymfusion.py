@@ -32,7 +32,12 @@ def upsample(logits: Tensor, size: Sequence[int]) -> Tensor:
 
 @register_scheme("asymfusion")
 class AsymFusion(SegmentationNet):
-    """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble."""
+    """Shared-conv, private-BN multi-stream segmenter with asymmetric fusion and an ensemble.
+
+    ``decoder_width`` scales the decoder's channels beyond ``width`` (1.0: the paper's). The
+    decoder runs once per stream, and at stride 4 its 1x1 convs cost about a quarter of a
+    ResNet-34 network at 640x480 (docs/deployment_speed.md); 0.5 quarters that share.
+    """
 
     def __init__(
         self,
@@ -44,7 +49,10 @@ class AsymFusion(SegmentationNet):
         exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
         fusion_stages: Iterable[int] = ALL_STAGES,
         dropout: float = 0.5,
+        decoder_width: float = 1.0,
     ) -> None:
+        if not decoder_width > 0:
+            raise ValueError(f"decoder_width must be > 0, got {decoder_width}")
         stages = sorted(set(fusion_stages))
         super().__init__(
             "asymfusion",
@@ -55,6 +63,7 @@ class AsymFusion(SegmentationNet):
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
             dropout=dropout,
+            decoder_width=decoder_width,
         )
         num = len(self.modalities)
         self.encoder = resnet(
@@ -65,16 +74,29 @@ class AsymFusion(SegmentationNet):
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
         )
-        self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
+        self.decoder = RefineDecoder(
+            self.encoder.out_channels, num_classes, width=width * decoder_width, dropout=dropout
+        )
         self.alpha = nn.Parameter(torch.zeros(num))
 
     def encoders(self) -> tuple[ResNet, ...]:
         return (self.encoder,)
 
-    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+    def streams(self, inputs: Mapping[str, Tensor]) -> tuple[Tensor, ...]:
+        """Each stream's logits at the decoder's stride 4."""
         x = stack_inputs(inputs, self.modalities)
-        streams = split_streams(self.decoder(self.encoder(x)), len(self.modalities))
+        return split_streams(self.decoder(self.encoder(x)), len(self.modalities))
+
+    def ensemble(self, streams: Sequence[Tensor]) -> Tensor:
+        """sum_m softmax(alpha)_m * logits_m (branch logits detached: the ensemble loss trains alpha)."""
         weights = torch.softmax(self.alpha, dim=0)
-        ensemble = sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))
+        return sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))  # type: ignore[return-value]
+
+    def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """The prediction's logits at stride 4, before upsampling (what deployment post-processes)."""
+        return self.ensemble(self.streams(inputs))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        streams = self.streams(inputs)
         size = inputs[self.modalities[0]].shape[-2:]  # a graph input's size stays static in ONNX
-        return ModelOutput(upsample(ensemble, size), tuple(upsample(s, size) for s in streams))  # type: ignore[arg-type]
+        return ModelOutput(upsample(self.ensemble(streams), size), tuple(upsample(s, size) for s in streams))

@@ -56,11 +56,15 @@ class SingleStream(SegmentationNet):
     def encoders(self) -> tuple[ResNet, ...]:
         return (self.encoder,)
 
-    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+    def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """Logits at the decoder's stride 4, before upsampling."""
         x = stack_inputs(inputs, self.modalities)
         if self.fuses_at_input:
             x = torch.cat(x.chunk(len(self.modalities), dim=0), dim=1)
-        return ModelOutput(upsample(self.decoder(self.encoder(x)), x.shape[-2:]), ())
+        return cast(Tensor, self.decoder(self.encoder(x)))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        return ModelOutput(upsample(self.decode(inputs), inputs[self.modalities[0]].shape[-2:]), ())
 
 
 @register_scheme("concat")
@@ -95,6 +99,11 @@ class LateAverage(SegmentationNet):
 
     def encoders(self) -> tuple[ResNet, ...]:
         return tuple(cast(SingleStream, net).encoder for net in self.nets)
+
+    def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """The average of the networks' logits at stride 4 (averaging commutes with upsampling)."""
+        check_inputs(inputs, self.modalities)
+        return torch.stack([cast(SingleStream, net).decode(inputs) for net in self.nets], dim=0).mean(dim=0)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
         check_inputs(inputs, self.modalities)

@@ -100,12 +100,15 @@ class DenseMultimodalFusion(SegmentationNet):
         """The modality-specific encoders (the shared stream starts from scratch)."""
         return tuple(cast(ResNet, s) for s in self.streams)
 
-    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+    def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """Logits at the decoder's stride 4, before upsampling."""
         check_inputs(inputs, self.modalities)
         per_modality = [enc(inputs[m]) for enc, m in zip(self.encoders(), self.modalities, strict=True)]
         fused = [self.merges[0]([f[0] for f in per_modality])]
         for level in range(1, 4):
             deeper = self.shared[level - 1](fused[-1])
             fused.append(self.merges[level]([deeper, *(f[level] for f in per_modality)]))
-        logits = self.decoder((fused[0], fused[1], fused[2], fused[3]))
-        return ModelOutput(upsample(logits, inputs[self.modalities[0]].shape[-2:]), ())
+        return cast(Tensor, self.decoder((fused[0], fused[1], fused[2], fused[3])))
+
+    def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
+        return ModelOutput(upsample(self.decode(inputs), inputs[self.modalities[0]].shape[-2:]), ())

@@ -1,6 +1,7 @@
 """Torch backend, and the one module that defines what a deployed segmenter computes.
 
-``DeployedSegmenter`` = the checkpoint's ModalityInputs + network + (argmax, max softmax).
+``DeployedSegmenter`` = the checkpoint's ModalityInputs + network + (argmax, max softmax), the
+last computed channels-last from the network's stride-4 logits (fusion/postprocess.py).
 The ONNX export traces exactly this module, and the Torch backend runs exactly this module,
 so parity between the backends tests the runtimes, not two copies of the post-processing.
 """
@@ -8,12 +9,14 @@ so parity between the backends tests the runtimes, not two copies of the post-pr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from asymfusion_ros.fusion.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from asymfusion_ros.fusion.postprocess import Decodes, labels_and_confidence
 from asymfusion_ros.inference.base import Precision, check_inputs, label_dtype
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.inference.model_bundle import BundleInfo
@@ -33,9 +36,8 @@ class DeployedSegmenter(nn.Module):
 
     def forward(self, rgb: Tensor, depth: Tensor) -> tuple[Tensor, Tensor]:
         inputs = self.preprocess(rgb.to(torch.float32), depth)
-        logits = self.model(inputs).logits.float()
-        confidence, labels = torch.softmax(logits, dim=1).max(dim=1)
-        return labels.to(torch.int32), confidence
+        logits = cast(Decodes, self.model).decode(inputs)
+        return labels_and_confidence(logits, (int(depth.shape[-2]), int(depth.shape[-1])))
 
 
 def bundle_info(checkpoint: Checkpoint) -> BundleInfo:
