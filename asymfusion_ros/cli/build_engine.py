@@ -4,7 +4,7 @@ Prints where the engine went and how long the build took. Engines live in the ca
 inference/tensorrt/engine_cache.py); ``-o`` also copies one, with its metadata sidecar, to a
 path of your choice (an engine is only valid on the TensorRT version and GPU model it was
 built with). INT8 calibration frames come from a folder (data/folder.py) or a rosbag
-(bags/frames.py), chosen here and handed to the builder as an iterator, which reads and
+(bags/frames.py), read by cli/frame_sources.py and handed to the builder as an iterator, which reads and
 checks them all before the build starts (inference/tensorrt/calibration.py): a missing or
 unreadable calibration input is an ``error:`` line and exit status 1, never a traceback.
 The arguments are checked before TensorRT is looked for, so that holds on any machine.
@@ -17,9 +17,8 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from asymfusion_ros.bags.frames import bag_frames, is_bag
 from asymfusion_ros.bags.io import BagReadError
-from asymfusion_ros.data.folder import RGBDFolder
+from asymfusion_ros.cli.frame_sources import camera_frames
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.base import Precision
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
@@ -56,13 +55,10 @@ def calibration_source(source: Path, limit: int, depth_scale: float) -> Calibrat
     """The frames of a calibration folder or bag (read lazily), with their engine-key fingerprint."""
     if not source.exists():
         raise BackendError(f"calibration source not found: {source}")
-    if is_bag(source):
-        frames = bag_frames(source, depth_scale)
-    else:
-        try:
-            frames = RGBDFolder(source, depth_scale).camera_frames()
-        except DatasetError as err:
-            raise BackendError(f"no calibration frames: {err}") from err
+    try:
+        frames = camera_frames(source, depth_scale)
+    except DatasetError as err:
+        raise BackendError(f"no calibration frames: {err}") from err
     return CalibrationSource(_named_errors(frames, source), fingerprint(source, limit, depth_scale), limit)
 
 

@@ -15,15 +15,15 @@ The pre-processing (everything before the first Conv) and the post-processing (e
 after the last Conv: ensemble, upsampling, softmax, argmax) stay float: they are cheap, and the
 argmax over 40 quantised logits would flip labels where two classes are close.
 
-Calibration frames (``--calib``): ``synthetic`` (the synthetic *train* split, seed 0), any
-``open_dataset`` spec (``nyudv2:PATH?depth_scale=5000``), or a folder of ``rgb/`` + ``depth/``
-images (16-bit PNG depth in millimetres, or ``.npy`` metres; read as ``nyudv2:FOLDER``).
+Calibration frames come from the caller, already fitted to the network input
+(``asymfusion export --int8 --calib`` reads them with cli/frame_sources.py: a folder, a rosbag
+or a dataset spec, as TensorRT's INT8 calibration takes them).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +31,8 @@ import onnx
 
 from asymfusion_ros.export.onnx_checks import OnnxCheckError, run_structural_checks
 from asymfusion_ros.inference.files import write_atomically
-from asymfusion_ros.inference.letterbox import Fit, to_network
 
 DEFAULT_CALIBRATION_FRAMES = 64
-BAG_SUFFIXES = (".bag", ".mcap", ".db3")
 
 
 class QuantizeError(RuntimeError):
@@ -48,29 +46,6 @@ def float_nodes(model: onnx.ModelProto) -> list[str]:
     if not convs:
         raise QuantizeError("the graph has no Conv to quantise")
     return [n.name for i, n in enumerate(nodes) if i < convs[0] or i > convs[-1]]
-
-
-def calibration_frames(
-    source: str, input_size: tuple[int, int], count: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(rgb uint8 [H,W,3], depth float32 metres [H,W]) at the network size, as the Segmenter feeds it."""
-    from asymfusion_ros.data import DatasetError, open_dataset
-
-    path = Path(source)
-    if path.suffix in BAG_SUFFIXES or (path.is_dir() and (path / "metadata.yaml").is_file()):
-        raise QuantizeError(
-            f"calibration from a bag ({source}) is not supported yet: give a folder of rgb/ + depth/ images, "
-            "'synthetic', or a 'nyudv2:PATH' spec"
-        )
-    spec = f"nyudv2:{path}" if path.is_dir() else source
-    split = "train" if spec == "synthetic" else "test"
-    try:
-        frames = open_dataset(spec, split=split, size=input_size, frames=count, seed=0)
-        for sample in frames:
-            camera = (int(sample.rgb.shape[0]), int(sample.rgb.shape[1]))
-            yield to_network(sample.rgb, sample.depth_m, Fit.of(camera, input_size), input_size)
-    except (DatasetError, OSError) as err:
-        raise QuantizeError(f"cannot read calibration frames {source!r}: {err}") from err
 
 
 class _Reader:

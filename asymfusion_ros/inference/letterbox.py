@@ -15,7 +15,9 @@ network was trained on them (a plain stretch would not).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import cv2
 import numpy as np
@@ -73,3 +75,36 @@ def to_camera(plane: np.ndarray, fit: Fit, camera: tuple[int, int]) -> np.ndarra
     if window.shape == camera:
         return np.ascontiguousarray(window)
     return cv2.resize(window, (camera[1], camera[0]), interpolation=cv2.INTER_NEAREST)
+
+
+Frame = tuple[np.ndarray, np.ndarray]
+"""(rgb (H, W, 3) uint8, depth_m (H, W) float32 metres)."""
+
+
+def _check_frame(index: int, rgb: np.ndarray, depth: np.ndarray) -> None:
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
+        found = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"frame {index}: rgb must be (H, W, 3) uint8, got {found}")
+    if not (isinstance(depth, np.ndarray) and depth.dtype == np.float32 and depth.shape == rgb.shape[:2]):
+        found = f"{depth.dtype} {depth.shape}" if isinstance(depth, np.ndarray) else type(depth).__name__
+        raise ValueError(f"frame {index}: depth must be {rgb.shape[:2]} float32 metres, got {found}")
+
+
+def fit_frames(frames: Iterable[Frame], input_size: tuple[int, int], *, limit: int) -> list[Frame]:
+    """The first ``limit`` camera ``frames``, checked and fitted to the network ``input_size``.
+
+    Calibration (TensorRT INT8, ONNX Runtime static quantisation) must see frames as the
+    Segmenter feeds them, so they go through :func:`to_network`. All are read here: whatever
+    reading them raises comes out now, and a ValueError names a frame of the wrong type or
+    shape, or says there was none.
+    """
+    if limit < 1:
+        raise ValueError(f"needs at least 1 frame, limit is {limit}")
+    fitted = []
+    for index, (rgb, depth) in enumerate(islice(frames, limit)):
+        _check_frame(index, rgb, depth)
+        fit = Fit.of((int(rgb.shape[0]), int(rgb.shape[1])), input_size)
+        fitted.append(to_network(rgb, depth, fit, input_size))
+    if not fitted:
+        raise ValueError("the calibration source gave no frames")
+    return fitted
