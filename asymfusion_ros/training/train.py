@@ -173,7 +173,14 @@ def _augment(cfg: TrainConfig) -> Augment | None:
     crop = cfg.crop_size or cfg.input_size
     cover = max(crop[0] / cfg.input_size[0], crop[1] / cfg.input_size[1])
     lo, hi = cfg.scale_range
-    return Augment(crop, scale_range=(lo / cover, hi / cover))
+    return Augment(
+        crop,
+        scale_range=(lo / cover, hi / cover),
+        color_jitter=cfg.color_jitter,
+        blur_prob=cfg.blur_prob,
+        depth_noise=cfg.depth_noise,
+        depth_dropout=cfg.depth_dropout,
+    )
 
 
 def _optimiser(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,11 @@ class RoomLayout:
         p[along], p[normal] = u, pos + inward * off
         return (p[0], p[1], p[2])
 
+    def facing(self, wall: Surface) -> float:
+        """The yaw (see :class:`Solid`) of something in the room that faces ``wall``."""
+        _, normal, _, inward = wall_frame(wall, self.size)
+        return math.atan2(-inward if normal == 0 else 0.0, -inward if normal == 2 else 0.0)
+
     def half(self, wall: Surface, along_m: float, up_m: float, out_m: float) -> Vec3:
         """World half extents of a wall-aligned box (along the wall, up, out of the wall)."""
         return (
@@ -103,6 +109,19 @@ class RoomLayout:
     ) -> None:
         """Place a solid (see :class:`Solid`)."""
         self.solids.append(Solid(shape, label, mat, center, half, yaw))
+
+    def wall_box(
+        self,
+        wall: Surface,
+        label: int,
+        mat: Material,
+        at: tuple[float, float, float],
+        size: tuple[float, float, float],
+    ) -> None:
+        """A box aligned with ``wall``: its centre ``at`` = (along, out of the wall, height) and
+        its ``size`` = (along, up, out), metres."""
+        u, off, y = at
+        self.add(Shape.BOX, label, mat, self.at(wall, u, off, y), self.half(wall, *size))
 
     def framed(
         self,
