@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from asymfusion_ros.classes import IGNORE_INDEX
+from asymfusion_ros.data.files import check_options, parse_spec, read_image
 from asymfusion_ros.data.sample import (
     DatasetError,
     FrameSequence,
@@ -109,13 +110,6 @@ def check_labels(labels: np.ndarray, offset: int, source: str) -> np.ndarray:
             f"(expected 0..{NUM_CLASSES - 1} and {IGNORE_INDEX}; label_offset={offset})"
         )
     return labels.astype(np.uint8)
-
-
-def _read(path: Path, flags: int) -> np.ndarray:
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise DatasetError(f"cannot read image {path}")
-    return image
 
 
 def _find(folder: Path, frame_id: str, suffixes: tuple[str, ...]) -> Path:
@@ -207,14 +201,14 @@ class NYUDv2Folder(FrameSequence):
     def load(self, frame_id: str) -> RGBDSample:
         """One frame by id, at ``size`` if one was given."""
         rgb_path = _find(self.rgb_dir, frame_id, (".png", ".jpg", ".jpeg"))
-        rgb = cv2.cvtColor(_read(rgb_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(read_image(rgb_path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         depth_path = _find(self.depth_dir, frame_id, (".png", ".npy"))
         depth = self._depth(depth_path)
         labels = None
         label_path = None
         if self.label_dir is not None:
             label_path = _find(self.label_dir, frame_id, (".png",))
-            raw = _read(label_path, cv2.IMREAD_UNCHANGED)
+            raw = read_image(label_path, cv2.IMREAD_UNCHANGED)
             if raw.ndim != 2:
                 raise DatasetError(
                     f"{label_path}: labels must be a single-channel image, got shape {raw.shape}"
@@ -242,7 +236,7 @@ class NYUDv2Folder(FrameSequence):
                     f"{path}: depth .npy must be (H, W) float metres, got {depth.shape} {depth.dtype}"
                 )
             return np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        raw = _read(path, cv2.IMREAD_UNCHANGED)
+        raw = read_image(path, cv2.IMREAD_UNCHANGED)
         if raw.dtype != np.uint16 or raw.ndim != 2:
             raise DatasetError(
                 f"{path}: depth PNG must be 16-bit single channel, got {raw.dtype} {raw.shape}"
@@ -338,17 +332,10 @@ def open_nyudv2(
     spec: str, *, split: str, size: tuple[int, int] | None, frames: int | None = None
 ) -> Sequence[RGBDSample]:
     """Open ``PATH[?option=value&...]`` (see the module docstring) for ``split``."""
-    path_text, _, query = spec.partition("?")
-    options: dict[str, str] = {}
-    for item in filter(None, query.split("&")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DatasetError(f"bad option {item!r} in {spec!r}: expected key=value")
-        options[key] = value
-    path = Path(path_text).expanduser()
+    path, options = parse_spec(spec, {"depth", "mapping", "depth_scale", "label_offset"})
     try:
         if path.suffix == ".mat":
-            _check_options(options, {"depth", "mapping"}, spec)
+            check_options(options, {"depth", "mapping"}, spec)
             return NYUDv2Mat(
                 path,
                 split,
@@ -358,7 +345,7 @@ def open_nyudv2(
                 frames=frames,
             )
         else:
-            _check_options(options, {"depth_scale", "label_offset"}, spec)
+            check_options(options, {"depth_scale", "label_offset"}, spec)
             return NYUDv2Folder(
                 path,
                 split,
@@ -371,9 +358,3 @@ def open_nyudv2(
         if isinstance(err, DatasetError):
             raise
         raise DatasetError(f"bad option value in {spec!r}: {err}") from err
-
-
-def _check_options(options: dict[str, str], allowed: set[str], spec: str) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise DatasetError(f"unknown option(s) {sorted(unknown)} in {spec!r}; allowed: {sorted(allowed)}")
