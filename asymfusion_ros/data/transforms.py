@@ -125,7 +125,7 @@ class Augment:
 def jitter_rgb(rgb: np.ndarray, rng: np.random.Generator, strength: float, blur_prob: float) -> np.ndarray:
     """Random brightness, contrast and saturation (each a factor in 1 +- ``strength``), a hue
     turn of up to 18 degrees x ``strength``, and a blur (sigma 0.5-1.5 px) with ``blur_prob``."""
-    out = rgb.astype(np.float32)
+    out: np.ndarray = rgb.astype(np.float32)
     if strength:
         grey = out @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         sat = np.float32(1.0 + rng.uniform(-strength, strength))

@@ -100,8 +100,9 @@ def camera_rgb(rgb: np.ndarray, sensor: SensorModel, rng: np.random.Generator) -
         ok, buf = cv2.imencode(
             ".jpg", np.clip(rgb, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality]
         )
-        if ok:
-            rgb = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        if decoded is not None:
+            rgb = decoded.astype(np.float32)
     return rgb
 
 
@@ -148,7 +149,7 @@ def sensor_depth(
         small = rng.random((max(h // 12, 2), max(w // 12, 2)), dtype=np.float32)
         valid &= cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) < returns.reshape(h, w)
     if sensor.disparity_step_px > 0:  # the sensor measures disparity in sub-pixel steps
-        fb, step = np.float32(sensor.baseline_px_m), np.float32(sensor.disparity_step_px)
-        disparity = np.round(fb / np.maximum(noisy, np.float32(0.1)) / step) * step
-        noisy = fb / np.maximum(disparity, step)
+        fb, quantum = np.float32(sensor.baseline_px_m), np.float32(sensor.disparity_step_px)
+        disparity = np.round(fb / np.maximum(noisy, np.float32(0.1)) / quantum) * quantum
+        noisy = fb / np.maximum(disparity, quantum)
     return np.where(valid, noisy, np.float32(0.0))
