@@ -58,6 +58,13 @@ def _write_city(root: Path, split: str = "val", stem: str = CITY_STEM, *, train_
         cv2.imwrite(str(path("gtFine", "gtFine_labelIds.png")), label_ids)
 
 
+def _first_frame_fails_naming(spec: str, split: str, named: str) -> None:
+    """The dataset opens (files are read lazily), its first frame raises naming ``named``."""
+    data = open_dataset(spec, split=split, size=(H, W))
+    with pytest.raises(DatasetError, match=re.escape(named)):
+        data[0]
+
+
 def test_cityscapes_depth_from_disparity_k_and_train_ids(tmp_path: Path) -> None:
     _write_city(tmp_path)
     data = open_dataset(f"cityscapes:{tmp_path}", split="val", size=(H, W))
@@ -112,9 +119,7 @@ def test_cityscapes_malformed_files_name_the_file(tmp_path: Path, broken: str, n
         cv2.imwrite(str(base).format("disparity", "disparity.png"), np.ones((H, W + 2), np.uint16))
     else:
         Path(str(base).format("gtFine", "gtFine_labelTrainIds.png")).unlink()
-    data = open_dataset(f"cityscapes:{tmp_path}", split="val", size=(H, W))
-    with pytest.raises(DatasetError, match=re.escape(named)):
-        data[0]
+    _first_frame_fails_naming(f"cityscapes:{tmp_path}", "val", named)
 
 
 def test_cityscapes_bad_root_split_and_options(tmp_path: Path) -> None:
@@ -200,9 +205,7 @@ def test_sunrgbd_malformed_files_name_the_file(tmp_path: Path, broken: str, name
         cv2.imwrite(str(scene / "depth" / "NYU0001.png"), np.zeros((H, W), np.uint8))
     else:
         cv2.imwrite(str(scene / "depth" / "NYU0001.png"), np.zeros((H + 1, W), np.uint16))
-    data = open_dataset(f"sunrgbd:{tmp_path}", split="test", size=(H, W))
-    with pytest.raises(DatasetError, match=re.escape(named)):
-        data[0]
+    _first_frame_fails_naming(f"sunrgbd:{tmp_path}", "test", named)
 
 
 def test_sunrgbd_bad_root_lists_and_options(tmp_path: Path) -> None:

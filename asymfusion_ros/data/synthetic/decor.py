@@ -11,6 +11,7 @@ from asymfusion_ros.data.synthetic.materials import (
     any_color,
     fabric_material,
     floor_axes,
+    image_material,
     near_color,
     object_material,
 )
@@ -27,7 +28,6 @@ from asymfusion_ros.data.synthetic.scene import (
     Material,
     Pattern,
     Surface,
-    unit_axis,
     wall_frame,
 )
 
@@ -127,15 +127,7 @@ def picture(layout: RoomLayout, wall: Surface) -> None:
         return
     along = wall_frame(wall, layout.size)[0]
     frame = Material(any_color(rng, (0.0, 0.6), (0.05, 0.95)))
-    art = Material(
-        any_color(rng, (0.3, 1.0), (0.2, 1.0)),
-        Pattern.PICTURE,
-        any_color(rng, (0.3, 1.0), (0.2, 1.0)),
-        rng.uniform(0.1, 0.6),
-        unit_axis(along),
-        UP,
-        rng.uniform(0, 6),
-    )
+    art = image_material(rng, along, ((0.3, 1.0), (0.2, 1.0)), ((0.3, 1.0), (0.2, 1.0)), (0.1, 0.6))
     layout.framed(
         wall,
         _span(u, width, yc - height / 2, yc + height / 2),

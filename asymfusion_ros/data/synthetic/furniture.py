@@ -125,10 +125,10 @@ def night_stand(layout: RoomLayout, wall: Surface, u: float) -> None:
 def table(layout: RoomLayout, wall: Surface) -> None:
     """A table against ``wall`` with chairs in front of it and things on it."""
     rng = layout.rng
-    width, depth, height = rng.uniform(1.0, 1.6), rng.uniform(0.6, 0.9), rng.uniform(0.72, 0.78)
-    u = layout.slot(wall, width, 0.0, height, depth)
-    if u is None:
+    placed = layout.against(wall, (1.0, 1.6), (0.6, 0.9), (0.72, 0.78))
+    if placed is None:
         return
+    u, width, depth, height = placed
     table_rect = layout.footprints[-1]
     center = layout.at(wall, u, depth / 2, 0.0)
     half = layout.half(wall, width, 0.0, depth)

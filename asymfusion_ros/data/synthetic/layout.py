@@ -23,6 +23,9 @@ from asymfusion_ros.data.synthetic.scene import (
     wall_frame,
 )
 
+Range = tuple[float, float]
+"""A (low, high) range a size is drawn from, metres."""
+
 
 @dataclass(frozen=True)
 class Placed:
@@ -83,6 +86,15 @@ class RoomLayout:
             self.placed[wall].append(Placed(u0, u1, y0, y1))
             return (u0 + u1) / 2
         return None
+
+    def against(
+        self, wall: Surface, width: Range, depth: Range, height: Range
+    ) -> tuple[float, float, float, float] | None:
+        """Draw (width, depth, height) from their ranges and take a floor slot for them against
+        ``wall``: (centre along the wall, width, depth, height), or None if none is free."""
+        w, d, h = self.rng.uniform(*width), self.rng.uniform(*depth), self.rng.uniform(*height)
+        u = self.slot(wall, w, 0.0, h, d)
+        return None if u is None else (u, w, d, h)
 
     def at(self, wall: Surface, u: float, off: float, y: float) -> Vec3:
         """World point ``u`` along ``wall``, ``off`` metres into the room, at height ``y``."""

@@ -126,20 +126,33 @@ def books_material(rng: np.random.Generator, along: int) -> Material:
     )
 
 
+def image_material(
+    rng: np.random.Generator,
+    along: int,
+    first: tuple[tuple[float, float], tuple[float, float]],
+    second: tuple[tuple[float, float], tuple[float, float]],
+    period_m: tuple[float, float],
+    depth_return: float = 1.0,
+) -> Material:
+    """A painting-like two-colour image in a wall's plane (pictures, screens that are on);
+    ``first``/``second`` are the (saturation, value) ranges of its two colours."""
+    return Material(
+        any_color(rng, *first),
+        Pattern.PICTURE,
+        any_color(rng, *second),
+        rng.uniform(*period_m),
+        unit_axis(along),
+        UP,
+        rng.uniform(0, 6),
+        depth_return=depth_return,
+    )
+
+
 def screen_material(rng: np.random.Generator, along: int) -> Material:
     """A TV or monitor screen: glossy black (a poor depth return), or switched on."""
     if rng.random() < 0.6:
         return Material(any_color(rng, (0.0, 0.2), (0.02, 0.08)), depth_return=0.4)
-    return Material(
-        any_color(rng, (0.2, 0.8), (0.3, 0.9)),
-        Pattern.PICTURE,
-        any_color(rng, (0.1, 0.8), (0.5, 1.0)),
-        rng.uniform(0.1, 0.4),
-        unit_axis(along),
-        UP,
-        rng.uniform(0, 6),
-        depth_return=0.7,
-    )
+    return image_material(rng, along, ((0.2, 0.8), (0.3, 0.9)), ((0.1, 0.8), (0.5, 1.0)), (0.1, 0.4), 0.7)
 
 
 def metal_material(rng: np.random.Generator) -> Material:

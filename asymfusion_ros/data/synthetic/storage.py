@@ -117,12 +117,11 @@ def counter(layout: RoomLayout, wall: Surface) -> None:
 
 def desk(layout: RoomLayout, wall: Surface) -> None:
     """A desk against ``wall``: top, drawer block, legs, usually a monitor and a chair."""
-    rng = layout.rng
-    width, depth, height = rng.uniform(1.0, 1.8), rng.uniform(0.6, 0.8), rng.uniform(0.72, 0.78)
-    u = layout.slot(wall, width, 0.0, height, depth)
-    if u is None:
+    placed = layout.against(wall, (1.0, 1.8), (0.6, 0.8), (0.72, 0.78))
+    if placed is None:
         return
-    desk_rect = layout.footprints[-1]
+    u, width, depth, height = placed
+    desk_rect, rng = layout.footprints[-1], layout.rng
     mat = object_material(rng)
     layout.wall_box(wall, DESK, mat, (u, depth / 2, height - 0.015), (width, 0.03, depth))
     block = rng.uniform(0.35, 0.45)
