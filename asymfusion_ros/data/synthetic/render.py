@@ -1,7 +1,9 @@
 """Rendering a room from a pose: ray cast, texture, shade, then (optionally) the sensor model.
 
-Shading is albedo (a solid texture of world position) times ambient plus one Lambertian point
-light with a soft distance fall-off; decals repaint the pixels of the surface they lie on.
+Shading is albedo (a solid texture of world position) times ambient light (darkened by
+:func:`_occlusion` in corners and around furniture) plus Lambertian point lights with a soft
+distance fall-off; decals repaint the pixels of the surface they lie on. With a sensor model,
+a frame may get NYUv2's border (no depth outside its window, white void RGB border).
 """
 
 from __future__ import annotations

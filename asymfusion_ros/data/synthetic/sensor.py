@@ -1,7 +1,7 @@
 """Kinect-like sensor defects: what the colour camera and the depth sensor make of the scene.
 
 The renderer hands over ideal radiance and exact depth; :class:`SensorModel` says how far a
-real camera strays from them, and the two functions here apply it with a seeded generator.
+real camera strays from them, and the functions here apply it with a seeded generator.
 """
 
 from __future__ import annotations
