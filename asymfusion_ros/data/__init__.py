@@ -28,6 +28,7 @@ from asymfusion_ros.data.sample import KINECT_K, DatasetError, FrameSequence, RG
 from asymfusion_ros.data.synthetic import SyntheticScenes
 
 __all__ = [
+    "DATA_SPECS",
     "KINECT_K",
     "SPLITS",
     "DatasetError",
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
+DATA_SPECS = "'synthetic', 'nyudv2:PATH', 'cityscapes:ROOT' or 'sunrgbd:ROOT'"
+"""The dataset specs :func:`open_dataset` takes, as command-line help and errors name them."""
 SYNTHETIC_FRAMES = {"train": 2000, "val": 200, "test": 200}
 """Frames per split of ``"synthetic"`` when ``frames`` is None (the generator is endless)."""
 
@@ -102,10 +105,7 @@ def open_dataset(
         return SUNRGBD(
             path, split, size=size, frames=frames, depth=options.get("depth", "raw"), label_offset=offset
         )
-    raise DatasetError(
-        f"unknown dataset spec {spec!r}: expected 'synthetic', 'nyudv2:PATH', "
-        "'cityscapes:ROOT' or 'sunrgbd:ROOT'"
-    )
+    raise DatasetError(f"unknown dataset spec {spec!r}: expected {DATA_SPECS}")
 
 
 def _number(text: str, name: str, spec: str) -> float:

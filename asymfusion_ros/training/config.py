@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from asymfusion_ros.data import DATA_SPECS
 from asymfusion_ros.fusion import SCHEMES
 
 __all__ = ["TrainConfig", "TrainError", "add_arguments", "config_from_args"]
@@ -116,7 +117,7 @@ class TrainConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="training YAML, e.g. config/train/default.yaml")
     parser.add_argument("--scheme", help=f"fusion scheme ({', '.join(SCHEMES)})")
-    parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
+    parser.add_argument("--data", help=DATA_SPECS)
     parser.add_argument("--pretrained", help="local torchvision ImageNet state_dict for the backbone")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--out", help="run folder for checkpoints, log.csv and curves.png")
