@@ -163,7 +163,8 @@ class _Run(NamedTuple):
 
 
 def _augment(cfg: TrainConfig) -> Augment | None:
-    """Random scale/crop/flip to ``crop_size``, scales relative to the frames' own size.
+    """Random scale/crop/flip to ``crop_size``, scales relative to the frames' own size, then
+    the configured colour, blur and depth perturbations.
 
     Training on crops smaller than ``input_size`` costs proportionally less per step while
     the fully convolutional network is still validated and deployed at ``input_size``.
