@@ -14,12 +14,22 @@ from asymfusion_ros.data import DatasetError, open_dataset, split_seed
 from asymfusion_ros.data.sample import kinect_intrinsics
 from asymfusion_ros.data.synthetic import (
     BED,
+    BOOKS,
+    BOOKSHELF,
     CABINET,
+    CHAIR,
     CLASSES,
+    COUNTER,
+    CURTAIN,
+    DESK,
     FLOOR,
     FLOOR_MAT,
+    NIGHT_STAND,
     OTHERPROP,
     PICTURE,
+    PILLOW,
+    SOFA,
+    TELEVISION,
     VOID,
     WALL,
     Decal,
@@ -81,12 +91,12 @@ def test_rooms_and_frames_match_the_recorded_hashes() -> None:
     """
     scenes = SyntheticScenes((60, 80), 3, frames_per_room=30)
     room, path = scenes.scene(0)
-    assert hashlib.sha256(repr((room, path)).encode()).hexdigest()[:16] == "10f5f9cf8b8a7916"
+    assert hashlib.sha256(repr((room, path)).encode()).hexdigest()[:16] == "42c718e2fd6f9e61"
     sample = scenes.frame(7)
     assert sample.labels is not None
     planes = (sample.rgb, sample.depth_m, sample.labels)
     digest = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in planes)).hexdigest()
-    assert digest[:16] == "eab9da35f1ada2c9"
+    assert digest[:16] == "e9ac0e8f9c231e44"
 
 
 def test_frame_record_types_and_classes() -> None:
@@ -249,3 +259,35 @@ def test_render_time_report(record_property: Callable[[str, object], None]) -> N
             times.append((time.perf_counter() - t0) * 1000.0)
         record_property(f"render_ms_{size[1]}x{size[0]}", min(times))
         print(f"synthetic frame {size[1]}x{size[0]}: {min(times):.1f} ms (min of 3)")
+
+
+def test_nyu_frame_border_and_disparity_quantisation() -> None:
+    """With the NYUv2 frame: no depth outside rows 44-469 / cols 35-599 (at 640x480, scaled) and a
+    white void border in RGB; measured depths sit on the 1/8-pixel disparity grid."""
+    size = (240, 320)
+    framed = SensorModel(border_prob=1.0, speckle=0.0)
+    sample = render(_room(), CAMERA, size, sensor=framed, rng=np.random.default_rng(1))
+    assert sample.labels is not None
+    assert np.all(sample.depth_m[:22] == 0) and np.all(sample.depth_m[235:] == 0)
+    assert np.all(sample.depth_m[:, :17] == 0) and np.all(sample.depth_m[:, 300:] == 0)
+    assert (sample.depth_m[22:235, 18:300] > 0).mean() > 0.9
+    assert np.all(sample.rgb[:3] == 255) and np.all(sample.labels[:3] == VOID)
+    assert np.all(sample.rgb[:, -3:] == 255) and np.all(sample.labels[:, -3:] == VOID)
+    assert (sample.labels[3:-3, 3:-3] != VOID).all()
+    disparity = framed.baseline_px_m / sample.depth_m[sample.depth_m > 3.0]
+    steps = disparity / framed.disparity_step_px
+    np.testing.assert_allclose(steps, np.round(steps), atol=0.02)  # mm rounding blurs it a little
+    bare = render(_room(), CAMERA, size, sensor=SensorModel(border_prob=0.0), rng=np.random.default_rng(1))
+    assert (bare.depth_m[:22] > 0).mean() > 0.5 and bare.labels is not None and (bare.labels != VOID).all()
+
+
+def test_room_types_bring_real_furniture_classes() -> None:
+    """Across rooms, the generator places the furniture of real rooms, each under its NYU40 class."""
+    scenes = SyntheticScenes(SIZE, seed=0, frames_per_room=1)
+    labels: set[int] = set()
+    for i in range(40):
+        room = scenes.scene(i)[0]
+        labels |= {s.label for s in room.solids} | {d.label for d in room.decals}
+    assert labels <= set(CLASSES) | {VOID}
+    expected = {SOFA, BOOKSHELF, BOOKS, PILLOW, DESK, COUNTER, TELEVISION, NIGHT_STAND, CURTAIN, CHAIR, BED}
+    assert expected <= labels, expected - labels

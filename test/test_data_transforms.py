@@ -118,3 +118,28 @@ def test_data_modules_are_numpy_only() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_photometric_and_depth_augmentation_touch_only_their_modality() -> None:
+    sample = SyntheticScenes((96, 128), seed=2, frames_per_room=1).frame(0)
+    plain = Augment((64, 96), scale_range=(1.0, 1.0), flip_prob=0.0)
+    strong = Augment(
+        (64, 96), scale_range=(1.0, 1.0), flip_prob=0.0, color_jitter=0.4, blur_prob=1.0, depth_noise=0.05,
+        depth_dropout=1.0,
+    )  # fmt: skip
+    base, out = plain(sample, np.random.default_rng(5)), strong(sample, np.random.default_rng(5))
+    assert base.labels is not None and out.labels is not None
+    np.testing.assert_array_equal(out.labels, base.labels)  # same geometry: same draws first
+    np.testing.assert_array_equal(out.K, base.K)
+    assert out.rgb.dtype == np.uint8 and np.abs(out.rgb.astype(int) - base.rgb).mean() > 2
+    lost = (out.depth_m == 0) & (base.depth_m > 0)
+    assert lost.any() and not ((out.depth_m > 0) & (base.depth_m == 0)).any()  # holes only grow
+    kept = out.depth_m > 0
+    rel = np.abs(out.depth_m[kept] / base.depth_m[kept] - 1.0)
+    assert 0.0 < np.median(rel) < 0.05
+    again = strong(sample, np.random.default_rng(5))
+    np.testing.assert_array_equal(again.rgb, out.rgb)  # deterministic by the generator
+    np.testing.assert_array_equal(again.depth_m, out.depth_m)
+    for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout"):
+        with pytest.raises(ValueError, match=name):
+            Augment((64, 96), **{name: 1.5})

@@ -66,7 +66,7 @@ def listener() -> Iterator[tuple[Any, dict[str, list[Any]], threading.Condition]
 
 def test_camera_publishes_a_driver_like_stream(listener: Any) -> None:
     _, got, cond = listener
-    args = "camera --synthetic --size 80x64 --rate 20 --loop 2 --frame-id cam_optical"
+    args = "camera --synthetic --size 160x128 --rate 20 --loop 2 --frame-id cam_optical"
     args += " --ros-args -r __ns:=/camera_test"
     command = [sys.executable, "-m", "asymfusion_ros.cli", *args.split()]
     process = subprocess.Popen(
@@ -80,11 +80,13 @@ def test_camera_publishes_a_driver_like_stream(listener: Any) -> None:
         process.wait(timeout=10)
     rgb, depth, info = got["rgb"][-1], got["depth"][-1], got["info"][-1]
     assert (rgb.encoding, depth.encoding) == ("rgb8", "16UC1")
-    assert (rgb.height, rgb.width, info.height, info.width) == (64, 80, 64, 80)
+    assert (rgb.height, rgb.width, info.height, info.width) == (128, 160, 128, 160)
     assert rgb.header.frame_id == depth.header.frame_id == info.header.frame_id == "cam_optical"
     stamps = {messages.stamp_to_ns(m.header.stamp) for m in got["rgb"]}
     assert stamps & {messages.stamp_to_ns(m.header.stamp) for m in got["depth"]}  # same stamp per frame
     assert messages.camera_info_to_k(info)[0, 0] > 0
+    # 160x128, not smaller: the NYUv2 frame border and the holes at depth edges would leave
+    # fewer than half the pixels of an 80x64 frame with depth, and the median at 0.
     assert 0.3 < float(np.median(messages.image_to_depth_m(depth))) < 10.0
 
 

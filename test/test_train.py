@@ -83,6 +83,8 @@ def test_bad_configs_are_refused_with_the_reason(tmp_path: Path) -> None:
         TrainConfig.from_dict({"optimizer": "rmsprop"})
     with pytest.raises(TrainError, match=r"missing\.yaml"):
         TrainConfig.from_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(TrainError, match="depth_dropout"):
+        TrainConfig.from_dict({"depth_dropout": 1.5})
 
 
 def test_shipped_configs_parse() -> None:
@@ -90,5 +92,11 @@ def test_shipped_configs_parse() -> None:
 
     root = Path(__file__).resolve().parent.parent / "config" / "train"
     assert TrainConfig.from_yaml(root / "default.yaml").scheme == "asymfusion"
+    cityscapes = TrainConfig.from_yaml(root / "cityscapes.yaml")
+    assert (cityscapes.classes, cityscapes.backbone, cityscapes.data) == (
+        "cityscapes19",
+        "resnet101",
+        "cityscapes:data/cityscapes",
+    )
     compare = load_config(root / "compare.yaml", out="unused", reuse=False, command="")
     assert set(compare.schemes) == {"asymfusion", "dmf", "concat", "average", "rgb", "depth"}

@@ -1,4 +1,5 @@
-"""Data sources for training and evaluation: synthetic rooms we render, NYUDv2 files.
+"""Data sources for training and evaluation: synthetic rooms we render, NYUDv2, Cityscapes and
+SUN RGB-D files.
 
 ``open_dataset(spec, ...)`` is the one entry point the trainer, the evaluator and the CLI use:
 
@@ -8,6 +9,10 @@
   trained with seed 0 can be scored on another split, or another seed, it never saw.
 * ``"nyudv2:PATH"``: a preprocessed NYUDv2 folder or the official ``.mat`` file (see
   :mod:`asymfusion_ros.data.nyudv2`), resized and centre-cropped to ``size``.
+* ``"cityscapes:ROOT[?max_depth=M]"``: the official Cityscapes layout, depth from disparity,
+  ``cityscapes19`` labels (:mod:`asymfusion_ros.data.cityscapes`).
+* ``"sunrgbd:ROOT[?depth=raw|filled&label_offset=1|0]"``: SUN RGB-D scene folders, 37 classes
+  as NYU40 ids (:mod:`asymfusion_ros.data.sunrgbd`).
 
 Every source yields :class:`RGBDSample` records (numpy; no torch here).
 """
@@ -18,10 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from asymfusion_ros.data.files import parse_spec
 from asymfusion_ros.data.sample import KINECT_K, DatasetError, FrameSequence, RGBDSample, kinect_intrinsics
 from asymfusion_ros.data.synthetic import SyntheticScenes
 
 __all__ = [
+    "DATA_SPECS",
     "KINECT_K",
     "SPLITS",
     "DatasetError",
@@ -35,6 +42,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
+DATA_SPECS = "'synthetic', 'nyudv2:PATH', 'cityscapes:ROOT' or 'sunrgbd:ROOT'"
+"""The dataset specs :func:`open_dataset` takes, as command-line help and errors name them."""
 SYNTHETIC_FRAMES = {"train": 2000, "val": 200, "test": 200}
 """Frames per split of ``"synthetic"`` when ``frames`` is None (the generator is endless)."""
 
@@ -63,7 +72,8 @@ class SyntheticDataset(FrameSequence):
 def open_dataset(
     spec: str, *, split: str, size: tuple[int, int], frames: int | None = None, seed: int = 0
 ) -> Sequence[RGBDSample]:
-    """Open a data source by spec (``"synthetic"`` or ``"nyudv2:PATH"``) for one split.
+    """Open a data source by spec (``"synthetic"``, ``"nyudv2:PATH"``, ``"cityscapes:ROOT"``,
+    ``"sunrgbd:ROOT"``) for one split.
 
     ``size`` is (H, W) of every returned sample; ``frames`` caps the length (None: the
     source's own size, :data:`SYNTHETIC_FRAMES` for the endless generator; NYUDv2 keeps the
@@ -76,8 +86,30 @@ def open_dataset(
     if spec == "synthetic":
         scenes = SyntheticScenes(size, split_seed(seed, split), frames_per_room=1)
         return SyntheticDataset(scenes, frames if frames is not None else SYNTHETIC_FRAMES[split])
-    if spec.startswith("nyudv2:"):
+    kind, _, rest = spec.partition(":")
+    if kind == "nyudv2":
         from asymfusion_ros.data.nyudv2 import open_nyudv2
 
-        return open_nyudv2(spec.partition(":")[2], split=split, size=size, frames=frames)
-    raise DatasetError(f"unknown dataset spec {spec!r}: expected 'synthetic' or 'nyudv2:PATH'")
+        return open_nyudv2(rest, split=split, size=size, frames=frames)
+    if kind == "cityscapes":
+        from asymfusion_ros.data.cityscapes import Cityscapes
+
+        path, options = parse_spec(rest, {"max_depth"})
+        max_depth = _number(options.get("max_depth", "100"), "max_depth", spec)
+        return Cityscapes(path, split, size=size, frames=frames, max_depth_m=max_depth)
+    if kind == "sunrgbd":
+        from asymfusion_ros.data.sunrgbd import SUNRGBD
+
+        path, options = parse_spec(rest, {"depth", "label_offset"})
+        offset = int(_number(options.get("label_offset", "1"), "label_offset", spec))
+        return SUNRGBD(
+            path, split, size=size, frames=frames, depth=options.get("depth", "raw"), label_offset=offset
+        )
+    raise DatasetError(f"unknown dataset spec {spec!r}: expected {DATA_SPECS}")
+
+
+def _number(text: str, name: str, spec: str) -> float:
+    try:
+        return float(text)
+    except ValueError as err:
+        raise DatasetError(f"bad value {text!r} for {name} in {spec!r}") from err

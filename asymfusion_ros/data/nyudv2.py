@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from asymfusion_ros.classes import IGNORE_INDEX
+from asymfusion_ros.data.files import check_options, parse_spec
 from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import (
     DatasetError,
@@ -277,17 +278,10 @@ def open_nyudv2(
     spec: str, *, split: str, size: tuple[int, int] | None, frames: int | None = None
 ) -> Sequence[RGBDSample]:
     """Open ``PATH[?option=value&...]`` (see the module docstring) for ``split``."""
-    path_text, _, query = spec.partition("?")
-    options: dict[str, str] = {}
-    for item in filter(None, query.split("&")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DatasetError(f"bad option {item!r} in {spec!r}: expected key=value")
-        options[key] = value
-    path = Path(path_text).expanduser()
+    path, options = parse_spec(spec, {"depth", "mapping", "depth_scale", "label_offset"})
     try:
         if path.suffix == ".mat":
-            _check_options(options, {"depth", "mapping"}, spec)
+            check_options(options, {"depth", "mapping"}, spec)
             return NYUDv2Mat(
                 path,
                 split,
@@ -297,7 +291,7 @@ def open_nyudv2(
                 frames=frames,
             )
         else:
-            _check_options(options, {"depth_scale", "label_offset"}, spec)
+            check_options(options, {"depth_scale", "label_offset"}, spec)
             return NYUDv2Folder(
                 path,
                 split,
@@ -310,9 +304,3 @@ def open_nyudv2(
         if isinstance(err, DatasetError):
             raise
         raise DatasetError(f"bad option value in {spec!r}: {err}") from err
-
-
-def _check_options(options: dict[str, str], allowed: set[str], spec: str) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise DatasetError(f"unknown option(s) {sorted(unknown)} in {spec!r}; allowed: {sorted(allowed)}")

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from asymfusion_ros import figures
+from asymfusion_ros.data import DATA_SPECS
 from asymfusion_ros.fusion import SCHEMES
 from asymfusion_ros.training import evaluate, train
 from asymfusion_ros.training.config import TrainConfig, TrainError
@@ -198,7 +199,7 @@ def main(cfg: CompareConfig) -> list[dict[str, Any]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="compare YAML, e.g. config/train/compare.yaml")
-    parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
+    parser.add_argument("--data", help=DATA_SPECS)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--schemes", nargs="+", choices=SCHEMES, help="subset of schemes, in this order")
     parser.add_argument("--eval-frames", type=int, help="held-out frames to score each scheme on")

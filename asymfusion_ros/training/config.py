@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from asymfusion_ros.data import DATA_SPECS
 from asymfusion_ros.fusion import SCHEMES
 
 __all__ = ["TrainConfig", "TrainError", "add_arguments", "config_from_args"]
@@ -46,6 +47,11 @@ class TrainConfig:
     crop_size: tuple[int, int] | None = None
     """Training crop (H, W), None = input_size; smaller crops make steps cheaper."""
     scale_range: tuple[float, float] = (0.75, 1.25)
+    color_jitter: float = 0.0
+    """Photometric and depth augmentation strengths (see data.transforms.Augment); 0 = off."""
+    blur_prob: float = 0.0
+    depth_noise: float = 0.0
+    depth_dropout: float = 0.0
     epochs: int = 20
     batch_size: int = 8
     optimizer: str = "adamw"
@@ -70,6 +76,9 @@ class TrainConfig:
             size = getattr(self, name)
             if size is not None and (len(size) != 2 or size[0] % 32 or size[1] % 32):
                 raise ValueError(f"{name} {size} must be (H, W) divisible by 32")
+        for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -108,7 +117,7 @@ class TrainConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="training YAML, e.g. config/train/default.yaml")
     parser.add_argument("--scheme", help=f"fusion scheme ({', '.join(SCHEMES)})")
-    parser.add_argument("--data", help="'synthetic' or 'nyudv2:PATH'")
+    parser.add_argument("--data", help=DATA_SPECS)
     parser.add_argument("--pretrained", help="local torchvision ImageNet state_dict for the backbone")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--out", help="run folder for checkpoints, log.csv and curves.png")

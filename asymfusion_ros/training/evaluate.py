@@ -24,6 +24,7 @@ import numpy as np
 from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.cli.args import image_size
+from asymfusion_ros.data import DATA_SPECS
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
 from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -264,7 +265,7 @@ def format_report(result: EvalResult) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a .pt checkpoint, an .onnx bundle, or 'default'")
-    parser.add_argument("--data", default="synthetic", help="'synthetic' or 'nyudv2:PATH'")
+    parser.add_argument("--data", default="synthetic", help=DATA_SPECS)
     parser.add_argument("--frames", type=int, default=100, help="number of frames to score")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic seed (held out by default)")
     parser.add_argument("--split", default="test", help="dataset split (NYUDv2: train/test)")

@@ -163,7 +163,8 @@ class _Run(NamedTuple):
 
 
 def _augment(cfg: TrainConfig) -> Augment | None:
-    """Random scale/crop/flip to ``crop_size``, scales relative to the frames' own size.
+    """Random scale/crop/flip to ``crop_size``, scales relative to the frames' own size, then
+    the configured colour, blur and depth perturbations.
 
     Training on crops smaller than ``input_size`` costs proportionally less per step while
     the fully convolutional network is still validated and deployed at ``input_size``.
@@ -173,7 +174,14 @@ def _augment(cfg: TrainConfig) -> Augment | None:
     crop = cfg.crop_size or cfg.input_size
     cover = max(crop[0] / cfg.input_size[0], crop[1] / cfg.input_size[1])
     lo, hi = cfg.scale_range
-    return Augment(crop, scale_range=(lo / cover, hi / cover))
+    return Augment(
+        crop,
+        scale_range=(lo / cover, hi / cover),
+        color_jitter=cfg.color_jitter,
+        blur_prob=cfg.blur_prob,
+        depth_noise=cfg.depth_noise,
+        depth_dropout=cfg.depth_dropout,
+    )
 
 
 def _optimiser(

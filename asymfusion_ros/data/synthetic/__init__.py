@@ -1,17 +1,21 @@
-"""Synthetic RGB-D indoor scenes that make RGB-D *fusion* necessary.
+"""Synthetic RGB-D indoor scenes: real-looking rooms in which RGB-D *fusion* is necessary.
 
 No dataset can be downloaded where this project is trained, so we render our own rooms: a
 box-shaped room (floor, ceiling, four walls) furnished with analytic solids (yaw-rotated
 boxes, vertical cylinders, spheres) and flat *decals* (rectangles lying exactly on the floor or
-a wall: pictures, rugs, doors, windows). Rendering is vectorised numpy ray casting of every
-pixel against every primitive, each solid tested only inside its projected bounding rectangle.
-The camera is a pinhole with the NYUv2 Kinect intrinsics scaled to the image size, held
-1.0-1.6 m above the floor, looking roughly horizontally.
+a wall: pictures, rugs, doors, windows, blinds, whiteboards). Rendering is vectorised numpy ray
+casting of every pixel against every primitive, each solid tested only inside its projected
+bounding rectangle. The camera is a pinhole with the NYUv2 Kinect intrinsics scaled to the
+image size, held 1.0-1.6 m above the floor, looking roughly horizontally.
 
-Classes (NYUv2-40 ids, 0-based as in ``config/classes/nyu40.yaml``), see :data:`CLASSES`:
-0 wall, 1 floor, 2 cabinet, 3 bed, 4 chair, 6 table, 7 door, 8 window, 10 picture,
-19 floor mat, 21 ceiling, 34 lamp, 39 otherprop; 255 (void) marks small unlabelled clutter on
-table and cabinet tops, as NYUv2 leaves clutter unlabelled.
+Rooms (:mod:`.furnish`) are bedrooms, living rooms, offices, kitchens, classrooms or mixed
+rooms, furnished with objects of real shape and size built from parts: beds (frame, mattress,
+duvet, pillows, headboard) with night stands, sofas (base, cushions, back, arms, pillows),
+armchairs, chairs, stools, tables and desks (top, legs, drawer block, monitor), bookcases and
+wall shelves holding runs of books, kitchen counters under wall cabinets, TV stands, boxes,
+lamps, people, curtains and blinds at windows. Classes are NYUv2-40 ids (0-based as in
+``config/classes/nyu40.yaml``), see :data:`CLASSES` (28 of the 40); 255 (void) marks small
+unlabelled clutter on table and cabinet tops, as NYUv2 leaves clutter unlabelled.
 
 Designed-in complementary cues (each room has at least one of each kind, usually several):
 
@@ -23,17 +27,21 @@ Designed-in complementary cues (each room has at least one of each kind, usually
   plus doors, which are flush with their wall. Their depth is exactly that of the host
   surface; only colour and texture separate them.
 
-Ordinary, differently coloured cabinets and beds exist too, so neither modality alone can use a
-shortcut: an RGB-only model fails on the painted furniture, a depth-only model on pictures,
-rugs and doors; a fusion model can get all of them.
+Appearance: procedural solid textures (wood grain, fabric, tiles, carpet noise, stripes, book
+spines, pictures, glass with a bright exterior), one to four point lights (Lambertian, soft
+distance fall-off) and ambient light darkened in corners, along room edges and on the floor
+around furniture (ambient occlusion).
 
 Sensor model (:class:`SensorModel`, :mod:`.sensor`): axial noise sigma = 1.2 mm + 1.9 mm * (z - 0.4 m)^2
-(Kinect v1, Nguyen et al. 2012), depth quantised to whole millimetres (16UC1 mm is lossless),
-no return (0) below 0.5 m and beyond 9 m, in the projector shadow behind depth discontinuities
-and ragged at edges, at grazing angles, on glass (windows: almost never a return) and, in
-blotches, on very dark surfaces; a few random speckle holes. Labels are dense and clean, as in
-NYUv2. RGB gets a point light plus ambient (Lambertian, distance fall-off), random exposure and
-white balance, and sensor noise.
+(Kinect v1, Nguyen et al. 2012), depth measured as disparity in 1/8-pixel steps (quantisation
+growing with z squared) and rounded to whole millimetres (16UC1 mm is lossless), no return (0)
+below 0.5 m and beyond 9 m, in the projector shadow behind depth discontinuities and ragged at
+edges, at grazing angles, on glass (windows: almost never a return) and, in blotches, on very
+dark and glossy surfaces (screens); a few random speckle holes; in 80 % of frames NYUv2's
+frame (no depth outside rows 45-470 / cols 36-600 of 640x480, scaled; a white RGB border
+labelled void). The colour camera: per-frame auto exposure with clipped highlights, white
+balance error, lens blur, vignetting, noise and JPEG artefacts, each amount drawn per frame.
+Labels are dense and clean, as in NYUv2.
 
 Sequences: :class:`SyntheticScenes` shows room ``index // frames_per_room`` (30 by default)
 from a camera that glides along a short straight path (up to 1.5 m, clear of furniture) while
@@ -42,13 +50,15 @@ stream. Mid-path the camera usually aims at one of the cue items and it never fa
 closer than 1.5 m. ``frames_per_room=1`` gives a new room for every index (most variety per
 rendered frame: what ``open_dataset("synthetic")`` uses for training and evaluation).
 
-Determinism: the room and its camera path depend only on (seed, room); a frame's noise only on
-(seed, index); nothing depends on rendering order or on the image size except the pixels.
+Determinism: the room and its camera path depend only on (seed, room); a frame's noise and
+camera settings only on (seed, index); nothing depends on rendering order or on the image size
+except the pixels.
 
 Modules: :mod:`.scene` (the records), :mod:`.materials` (random materials), :mod:`.layout`
-(a room while it is furnished), :mod:`.furniture` and :mod:`.decor` (one builder per object
-kind), :mod:`.furnish` (the room recipe), :mod:`.raycast` and :mod:`.render` (drawing),
-:mod:`.sensor` (camera defects), :mod:`.camera_path`, :mod:`.scenes` (the frame stream).
+(a room while it is furnished), :mod:`.furniture`, :mod:`.seating`, :mod:`.storage` and
+:mod:`.decor` (one builder per object kind), :mod:`.furnish` (room types and lights),
+:mod:`.raycast` and :mod:`.render` (drawing, shading), :mod:`.sensor` (camera defects),
+:mod:`.camera_path`, :mod:`.scenes` (the frame stream).
 """
 
 from asymfusion_ros.data.synthetic.camera_path import CameraPath, random_camera_path
@@ -57,19 +67,34 @@ from asymfusion_ros.data.synthetic.layout import RoomLayout
 from asymfusion_ros.data.synthetic.render import render
 from asymfusion_ros.data.synthetic.scene import (
     BED,
+    BLINDS,
+    BOOKS,
+    BOOKSHELF,
+    BOX,
     CABINET,
     CEILING,
     CHAIR,
     CLASSES,
+    COUNTER,
+    CURTAIN,
+    DESK,
     DOOR,
     FLOOR,
     FLOOR_MAT,
     LAMP,
+    NIGHT_STAND,
+    OTHERFURNITURE,
     OTHERPROP,
+    PERSON,
     PICTURE,
+    PILLOW,
+    SHELVES,
+    SOFA,
     TABLE,
+    TELEVISION,
     VOID,
     WALL,
+    WHITEBOARD,
     WINDOW,
     Decal,
     Material,
@@ -85,19 +110,34 @@ from asymfusion_ros.data.synthetic.sensor import SensorModel
 
 __all__ = [
     "BED",
+    "BLINDS",
+    "BOOKS",
+    "BOOKSHELF",
+    "BOX",
     "CABINET",
     "CEILING",
     "CHAIR",
     "CLASSES",
+    "COUNTER",
+    "CURTAIN",
+    "DESK",
     "DOOR",
     "FLOOR",
     "FLOOR_MAT",
     "LAMP",
+    "NIGHT_STAND",
+    "OTHERFURNITURE",
     "OTHERPROP",
+    "PERSON",
     "PICTURE",
+    "PILLOW",
+    "SHELVES",
+    "SOFA",
     "TABLE",
+    "TELEVISION",
     "VOID",
     "WALL",
+    "WHITEBOARD",
     "WINDOW",
     "CameraPath",
     "Decal",

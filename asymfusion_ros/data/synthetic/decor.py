@@ -1,4 +1,5 @@
-"""Flat things, one builder per kind: doors, windows, pictures and rugs as decals on a surface.
+"""Things on walls and floors, one builder per kind: doors, windows (with curtains or blinds),
+pictures, whiteboards and rugs as decals on a surface; curtains as thin solids.
 
 Decals have their host's depth exactly, so pictures and rugs are the appearance-only cues.
 """
@@ -6,17 +7,27 @@ Decals have their host's depth exactly, so pictures and rugs are the appearance-
 from __future__ import annotations
 
 from asymfusion_ros.data.synthetic.layout import RoomLayout
-from asymfusion_ros.data.synthetic.materials import any_color, floor_axes, near_color, object_material
+from asymfusion_ros.data.synthetic.materials import (
+    any_color,
+    fabric_material,
+    floor_axes,
+    image_material,
+    near_color,
+    object_material,
+)
 from asymfusion_ros.data.synthetic.scene import (
+    BLINDS,
+    CURTAIN,
     DOOR,
     FLOOR_MAT,
     PICTURE,
     UP,
+    WHITEBOARD,
     WINDOW,
+    Decal,
     Material,
     Pattern,
     Surface,
-    unit_axis,
     wall_frame,
 )
 
@@ -60,6 +71,50 @@ def window(layout: RoomLayout, wall: Surface) -> None:
             any_color(rng, (0.0, 0.2), (0.6, 0.95)) if rng.random() < 0.6 else object_material(rng).color
         )
         layout.framed(wall, _span(u, width, sill, top), rng.uniform(0.04, 0.08), WINDOW, frame, glass)
+        roll = rng.random()
+        if roll < 0.4:
+            _curtains(layout, wall, u, width, top)
+        elif roll < 0.6:
+            slats = Material(
+                any_color(rng, (0.0, 0.3), (0.5, 0.95)),
+                Pattern.STRIPES,
+                any_color(rng, (0.0, 0.3), (0.3, 0.7)),
+                rng.uniform(0.03, 0.06),
+                UP,
+                UP,
+            )
+            drop = rng.uniform(0.2, 1.0) * (top - sill)
+            layout.decals.append(Decal(wall, _span(u, width, top - drop, top), BLINDS, slats))
+
+
+def _curtains(layout: RoomLayout, wall: Surface, u: float, width: float, top: float) -> None:
+    """Curtains hanging beside a window (folds as vertical shading), to the floor or the sill."""
+    rng = layout.rng
+    cloth = fabric_material(rng, avoid=layout.walls[wall - 2])
+    rod = min(top + rng.uniform(0.05, 0.25), layout.size[1] - 0.02)
+    bottom = 0.02 if rng.random() < 0.6 else max(0.02, top - 1.6)
+    panel = rng.uniform(0.25, 0.5)
+    for side in (-1, 1):
+        layout.wall_box(
+            wall,
+            CURTAIN,
+            cloth,
+            (u + side * (width / 2 + panel / 2 - 0.1), 0.08, (rod + bottom) / 2),
+            (panel, rod - bottom, rng.uniform(0.04, 0.1)),
+        )
+
+
+def whiteboard(layout: RoomLayout, wall: Surface) -> None:
+    """A whiteboard with a thin metal frame, flat on the wall."""
+    rng = layout.rng
+    width, height = rng.uniform(1.2, 2.4), rng.uniform(0.9, 1.2)
+    y0 = rng.uniform(0.8, 1.0)
+    u = layout.slot(wall, width, y0, y0 + height, 0.0)
+    if u is None:
+        return
+    frame = Material(near_color(rng, (0.7, 0.7, 0.72), 0.1))
+    board = Material(near_color(rng, (0.93, 0.94, 0.95), 0.04))
+    layout.framed(wall, _span(u, width, y0, y0 + height), 0.02, WHITEBOARD, frame, board)
 
 
 def picture(layout: RoomLayout, wall: Surface) -> None:
@@ -72,15 +127,7 @@ def picture(layout: RoomLayout, wall: Surface) -> None:
         return
     along = wall_frame(wall, layout.size)[0]
     frame = Material(any_color(rng, (0.0, 0.6), (0.05, 0.95)))
-    art = Material(
-        any_color(rng, (0.3, 1.0), (0.2, 1.0)),
-        Pattern.PICTURE,
-        any_color(rng, (0.3, 1.0), (0.2, 1.0)),
-        rng.uniform(0.1, 0.6),
-        unit_axis(along),
-        UP,
-        rng.uniform(0, 6),
-    )
+    art = image_material(rng, along, ((0.3, 1.0), (0.2, 1.0)), ((0.3, 1.0), (0.2, 1.0)), (0.1, 0.6))
     layout.framed(
         wall,
         _span(u, width, yc - height / 2, yc + height / 2),

@@ -1,24 +1,105 @@
-"""A random furnished room: which builders run, how often, and the room's light.
+"""A random furnished room: its type, which builders run and how often, and its lights.
 
-The recipe guarantees every designed-in cue at least once (a painted cabinet, a floor-made
-platform, a picture, a rug). To add an object kind, write its builder in :mod:`.furniture`
-or :mod:`.decor` and call it here.
+A room is a bedroom, living room, office, kitchen, classroom or a mixed room (equally likely),
+each furnished the way such rooms are: beds with night stands against walls, sofas facing a
+TV, desks with monitors and chairs, counter runs under wall cabinets, rows of tables. Every
+room still carries each designed-in cue at least once (a painted cabinet, a floor-made
+platform, a picture, a rug). To add an object kind, write its builder in :mod:`.furniture`,
+:mod:`.seating`, :mod:`.storage` or :mod:`.decor` and call it here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from asymfusion_ros.data.synthetic.decor import door, picture, rug, window
+from asymfusion_ros.data.synthetic.decor import door, picture, rug, whiteboard, window
 from asymfusion_ros.data.synthetic.furniture import ball, bed, cabinet, centre_table, floor_prop, table
 from asymfusion_ros.data.synthetic.layout import RoomLayout
 from asymfusion_ros.data.synthetic.materials import any_color, near_color
-from asymfusion_ros.data.synthetic.scene import PICTURE, WALLS, Material, Room, Vec3
+from asymfusion_ros.data.synthetic.scene import PICTURE, WALLS, Material, Room, Surface, Vec3
+from asymfusion_ros.data.synthetic.seating import armchair, person, sofa, stool
+from asymfusion_ros.data.synthetic.storage import bookshelf, boxes, counter, desk, tv_stand
+
+WallBuilder = Callable[[RoomLayout, Surface], None]
+
+
+def _tall_cabinet(layout: RoomLayout, wall: Surface) -> None:
+    cabinet(layout, wall, painted=False)
+
+
+def _bed(layout: RoomLayout, wall: Surface) -> None:
+    bed(layout, wall, platform=False)
+
+
+def _shelves(layout: RoomLayout, wall: Surface) -> None:
+    bookshelf(layout, wall, open_shelves=True)
+
+
+ROOM_TYPES: dict[str, tuple[tuple[WallBuilder, float], ...]] = {
+    "bedroom": ((_tall_cabinet, 3), (desk, 1), (bookshelf, 1), (_shelves, 1), (boxes, 1), (floor_prop, 1)),
+    "living": ((sofa, 3), (tv_stand, 2), (bookshelf, 2), (_tall_cabinet, 1), (floor_prop, 2), (_shelves, 1)),
+    "office": ((desk, 4), (bookshelf, 2), (_tall_cabinet, 2), (boxes, 1), (_shelves, 1), (whiteboard, 1)),
+    "kitchen": ((counter, 4), (_tall_cabinet, 2), (table, 1), (_shelves, 1), (floor_prop, 1)),
+    "classroom": ((desk, 2), (bookshelf, 2), (_tall_cabinet, 1), (whiteboard, 2), (boxes, 1)),
+    "mixed": (
+        (_tall_cabinet, 3),
+        (table, 2),
+        (_bed, 1),
+        (sofa, 1),
+        (desk, 1),
+        (bookshelf, 1),
+        (floor_prop, 1),
+        (boxes, 1),
+    ),
+}
+"""Per room type: the wall builders and their relative weights."""
+
+
+def _furnish_type(layout: RoomLayout, kind: str) -> None:
+    """The pieces that make a room of ``kind``, then weighted wall builders along every wall."""
+    rng = layout.rng
+    walls = list(WALLS)
+    order = [walls[k] for k in rng.permutation(4)]
+    if kind == "bedroom":
+        _bed(layout, order[0])
+    elif kind == "living":
+        sofa(layout, order[0])
+        centre_table(layout, low=True)
+        for _ in range(int(rng.integers(0, 3))):
+            armchair(layout, *_free_point(layout), float(rng.uniform(0, 2 * np.pi)))
+    elif kind == "kitchen":
+        counter(layout, order[0])
+        if rng.random() < 0.6:
+            centre_table(layout)
+        stool_mat = Material(any_color(rng, (0.0, 0.6), (0.1, 0.9)))
+        for _ in range(int(rng.integers(0, 3))):
+            stool(layout, *_free_point(layout), stool_mat)
+    elif kind == "classroom":
+        whiteboard(layout, order[0])
+        for _ in range(int(rng.integers(2, 6))):
+            centre_table(layout)
+    elif kind == "office":
+        desk(layout, order[0])
+    builders = ROOM_TYPES[kind]
+    weights = np.array([w for _, w in builders], dtype=np.float64)
+    for wall in order:
+        for _ in range(int(rng.integers(1, 4))):
+            build = builders[int(rng.choice(len(builders), p=weights / weights.sum()))][0]
+            build(layout, wall)
+
+
+def _free_point(layout: RoomLayout) -> tuple[float, float]:
+    """A random floor point at least 0.6 m from the walls (the builder checks for overlaps)."""
+    size_x, _, size_z = layout.size
+    return float(layout.rng.uniform(0.6, size_x - 0.6)), float(layout.rng.uniform(0.6, size_z - 0.6))
 
 
 def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
-    """A furnished room with at least one painted cabinet, one floor platform, one picture and one rug."""
-    size: Vec3 = (rng.uniform(3.6, 6.5), rng.uniform(2.5, 3.0), rng.uniform(3.6, 7.0))
+    """A furnished room of a random type with at least one painted cabinet, one floor platform,
+    one picture and one rug."""
+    size: Vec3 = (rng.uniform(3.0, 6.5), rng.uniform(2.4, 3.0), rng.uniform(3.0, 7.0))
     layout = RoomLayout(rng, size)
     walls = list(WALLS)
     if rng.random() < 0.9:
@@ -27,27 +108,8 @@ def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
         window(layout, walls[int(rng.integers(4))])
     order = rng.permutation(4)
     cabinet(layout, walls[order[0]], painted=True)
-    if rng.random() < 0.4:
-        cabinet(layout, walls[order[1]], painted=True)
-    bed(layout, walls[order[2]], platform=True)
-    if rng.random() < 0.4:
-        centre_table(layout)
-    for k in rng.permutation(4):
-        wall = walls[k]
-        for _ in range(int(rng.integers(1, 4))):
-            roll = rng.random()
-            if roll < 0.3:
-                cabinet(layout, wall, painted=False)
-            elif roll < 0.4:
-                cabinet(layout, wall, painted=True)
-            elif roll < 0.65:
-                table(layout, wall)
-            elif roll < 0.75:
-                bed(layout, wall, platform=False)
-            elif roll < 0.82:
-                bed(layout, wall, platform=True)
-            else:
-                floor_prop(layout, wall)
+    bed(layout, walls[order[1]], platform=True)
+    _furnish_type(layout, str(rng.choice(list(ROOM_TYPES))))
     for wall in walls:
         for _ in range(int(rng.choice([0, 1, 1, 2]))):
             picture(layout, wall)
@@ -56,23 +118,34 @@ def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
             picture(layout, wall)
     for _ in range(1 + int(rng.random() < 0.4)):
         rug(layout)
-    for _ in range(int(rng.integers(0, 3))):
+    for _ in range(int(rng.integers(0, 2))):
         ball(layout)
+    for _ in range(int(rng.choice([0, 0, 0, 1, 2]))):
+        person(layout)
     size_x, size_y, size_z = size
+
+    def ceiling_light() -> Vec3:
+        return (
+            rng.uniform(0.2, 0.8) * size_x,
+            size_y - rng.uniform(0.1, 0.5),
+            rng.uniform(0.2, 0.8) * size_z,
+        )
+
+    more_lights = tuple(
+        (ceiling_light(), float(rng.uniform(0.5, 2.0))) for _ in range(int(rng.integers(0, 4)))
+    )
     room = Room(
         size_m=size,
         walls=layout.walls,
         floor=layout.floor,
-        ceiling=Material(any_color(rng, (0.0, 0.06), (0.8, 0.95))),
+        ceiling=Material(any_color(rng, (0.0, 0.06), (0.75, 0.95))),
         solids=tuple(layout.solids),
         decals=tuple(layout.decals),
-        light_m=(
-            rng.uniform(0.25, 0.75) * size_x,
-            size_y - rng.uniform(0.1, 0.5),
-            rng.uniform(0.25, 0.75) * size_z,
-        ),
-        light_power=rng.uniform(1.5, 3.5),
-        ambient=rng.uniform(0.3, 0.55),
-        light_tint=near_color(rng, (1.0, 0.97, 0.92), 0.04),
+        light_m=ceiling_light(),
+        light_power=rng.uniform(1.0, 3.5),
+        ambient=rng.uniform(0.2, 0.5),
+        light_tint=near_color(rng, (1.0, 0.95, 0.88), 0.08),
+        more_lights=more_lights,
+        occlusion=float(rng.uniform(0.3, 0.9)),
     )
     return room, layout

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 
 from asymfusion_ros.data.synthetic.layout import RoomLayout, overlaps
-from asymfusion_ros.data.synthetic.materials import object_material
+from asymfusion_ros.data.synthetic.materials import fabric_material, near_color, object_material
 from asymfusion_ros.data.synthetic.scene import (
     BED,
     CABINET,
     CHAIR,
     LAMP,
+    NIGHT_STAND,
     OTHERPROP,
+    PILLOW,
     TABLE,
     VOID,
     Material,
@@ -45,68 +47,120 @@ def cabinet(layout: RoomLayout, wall: Surface, painted: bool) -> None:
 
 
 def bed(layout: RoomLayout, wall: Surface, platform: bool) -> None:
-    """A bed, or a ``platform`` made of the floor's material (a geometry-only cue)."""
+    """A bed (frame, mattress, duvet, pillows, headboard, often night stands) with its head
+    against ``wall``, or a ``platform`` made of the floor's material (a geometry-only cue)."""
     rng = layout.rng
     if platform:
         width, length, height = rng.uniform(0.9, 2.0), rng.uniform(0.9, 2.0), rng.uniform(0.2, 0.45)
     else:
-        width, length, height = rng.uniform(0.9, 1.8), rng.uniform(1.9, 2.1), rng.uniform(0.45, 0.6)
+        width, length = (
+            float(rng.choice([0.9, 1.4, 1.6, 1.8])) + rng.uniform(0.0, 0.1),
+            rng.uniform(1.95, 2.15),
+        )
+        height = rng.uniform(0.45, 0.6)
     u = layout.slot(wall, width, 0.0, height if platform else 1.2, length)
     if u is None:
         return
-    center = layout.at(wall, u, length / 2, height / 2)
-    mat = layout.floor if platform else object_material(rng, avoid=layout.floor)
-    layout.add(Shape.BOX, BED, mat, center, layout.half(wall, width, height, length))
     if platform:
+        center = layout.at(wall, u, length / 2, height / 2)
+        layout.add(Shape.BOX, BED, layout.floor, center, layout.half(wall, width, height, length))
         layout.targets.append(center)
-    else:
-        head = rng.uniform(0.9, 1.2)
-        layout.add(
-            Shape.BOX,
-            BED,
-            object_material(rng, avoid=layout.walls[wall - 2]),
-            layout.at(wall, u, 0.03, head / 2),
-            layout.half(wall, width, head, 0.06),
+        return
+    frame = object_material(rng, avoid=layout.floor)
+    base = rng.uniform(0.2, 0.32)
+    layout.wall_box(wall, BED, frame, (u, length / 2, base / 2), (width, base, length))
+    sheet = fabric_material(rng)
+    layout.wall_box(
+        wall, BED, sheet, (u, length / 2, (base + height) / 2), (width - 0.04, height - base, length - 0.04)
+    )
+    duvet = fabric_material(rng, avoid=layout.floor)
+    cover = length * rng.uniform(0.55, 0.75)
+    layout.wall_box(
+        wall, BED, duvet, (u, length - cover / 2, height - 0.02), (width + 0.06, 0.1, cover + 0.02)
+    )
+    pillow = fabric_material(rng) if rng.random() < 0.5 else sheet
+    count = 1 if width < 1.2 else 2
+    for k in range(count):
+        pu = u + (k - (count - 1) / 2) * width / count
+        layout.wall_box(wall, PILLOW, pillow, (pu, 0.3, height + 0.07), (width / count - 0.1, 0.14, 0.4))
+    head = rng.uniform(0.9, 1.3)
+    layout.wall_box(
+        wall,
+        BED,
+        object_material(rng, avoid=layout.walls[wall - 2]),
+        (u, 0.03, head / 2),
+        (width + 0.04, head, 0.06),
+    )
+    if rng.random() < 0.7:
+        from_bed = width / 2 + rng.uniform(0.3, 0.4)
+        for side in (-1, 1) if rng.random() < 0.6 else (int(rng.choice([-1, 1])),):
+            night_stand(layout, wall, u + side * from_bed)
+
+
+def night_stand(layout: RoomLayout, wall: Surface, u: float) -> None:
+    """A night stand with a drawer front, centred ``u`` along ``wall`` (beside a bed)."""
+    rng = layout.rng
+    width, depth, height = rng.uniform(0.4, 0.55), rng.uniform(0.35, 0.45), rng.uniform(0.45, 0.65)
+    along, _, pos, inward = wall_frame(wall, layout.size)
+    if not 0.1 + width / 2 < u < layout.size[along] - 0.1 - width / 2:
+        return
+    n0, n1 = sorted((pos, pos + inward * depth))
+    rect = (u - width / 2, u + width / 2, n0, n1) if along == 0 else (n0, n1, u - width / 2, u + width / 2)
+    if any(overlaps(rect, fp, 0.02) for fp in layout.footprints):
+        return
+    layout.footprints.append(rect)
+    mat = object_material(rng, avoid=layout.walls[wall - 2])
+    layout.wall_box(wall, NIGHT_STAND, mat, (u, depth / 2, height / 2), (width, height, depth))
+    drawer = Material(near_color(rng, mat.color, 0.15))
+    layout.wall_box(
+        wall, NIGHT_STAND, drawer, (u, depth + 0.005, height * 0.75), (width - 0.06, height * 0.3, 0.01)
+    )
+    if rng.random() < 0.6:
+        lamp_h = rng.uniform(0.3, 0.5)
+        layout.wall_box(
+            wall, OTHERPROP, object_material(rng), (u, depth / 2, height + lamp_h / 2), (0.2, lamp_h, 0.2)
         )
 
 
 def table(layout: RoomLayout, wall: Surface) -> None:
     """A table against ``wall`` with chairs in front of it and things on it."""
     rng = layout.rng
-    width, depth, height = rng.uniform(1.0, 1.6), rng.uniform(0.6, 0.9), rng.uniform(0.72, 0.78)
-    u = layout.slot(wall, width, 0.0, height, depth)
-    if u is None:
+    placed = layout.against(wall, (1.0, 1.6), (0.6, 0.9), (0.72, 0.78))
+    if placed is None:
         return
+    u, width, depth, height = placed
     table_rect = layout.footprints[-1]
     center = layout.at(wall, u, depth / 2, 0.0)
     half = layout.half(wall, width, 0.0, depth)
     _table_at(layout, center[0], center[2], half[0], half[2], height)
     chair_mat = object_material(rng)
-    _, normal, _, inward = wall_frame(wall, layout.size)
-    to_wall = math.atan2(-inward if normal == 0 else 0.0, -inward if normal == 2 else 0.0)
+    to_wall = layout.facing(wall)
     for k in range(int(rng.integers(0, 3))):
         cu = u + (k - 0.5) * width / 2 if k else u + rng.uniform(-0.2, 0.2) * width
         foot = layout.at(wall, cu, depth + rng.uniform(0.05, 0.3), 0.0)
         chair(layout, foot[0], foot[2], to_wall + rng.uniform(-0.5, 0.5), chair_mat, beside=table_rect)
 
 
-def centre_table(layout: RoomLayout) -> None:
-    """A free-standing table in the open with chairs around it, each facing it."""
+def centre_table(layout: RoomLayout, *, low: bool = False) -> None:
+    """A free-standing table in the open with chairs around it, each facing it; ``low``: a
+    coffee table (0.35-0.5 m) without chairs."""
     rng = layout.rng
     size_x, _, size_z = layout.size
     hx, hz, height = rng.uniform(0.4, 0.8), rng.uniform(0.35, 0.5), rng.uniform(0.72, 0.78)
+    if low:
+        height = rng.uniform(0.35, 0.5)
     if rng.random() < 0.5:
         hx, hz = hz, hx
+    if size_x < 2.0 + 2 * hx or size_z < 2.0 + 2 * hz:
+        return
     x, z = rng.uniform(1.0 + hx, size_x - 1.0 - hx), rng.uniform(1.0 + hz, size_z - 1.0 - hz)
     rect = (x - hx, x + hx, z - hz, z + hz)
-    if (
-        size_x < 2.0 + 2 * hx
-        or size_z < 2.0 + 2 * hz
-        or any(overlaps(rect, fp, 0.5) for fp in layout.footprints)
-    ):
+    if any(overlaps(rect, fp, 0.5) for fp in layout.footprints):
         return
     layout.footprints.append(rect)
     _table_at(layout, x, z, hx, hz, height)
+    if low:
+        return
     chair_mat = object_material(rng)
     for dx, dz in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         if rng.random() < 0.6:

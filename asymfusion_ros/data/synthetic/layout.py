@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,9 @@ from asymfusion_ros.data.synthetic.scene import (
     Vec3,
     wall_frame,
 )
+
+Range = tuple[float, float]
+"""A (low, high) range a size is drawn from, metres."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,26 @@ class RoomLayout:
             return (u0 + u1) / 2
         return None
 
+    def against(
+        self, wall: Surface, width: Range, depth: Range, height: Range
+    ) -> tuple[float, float, float, float] | None:
+        """Draw (width, depth, height) from their ranges and take a floor slot for them against
+        ``wall``: (centre along the wall, width, depth, height), or None if none is free."""
+        w, d, h = self.rng.uniform(*width), self.rng.uniform(*depth), self.rng.uniform(*height)
+        u = self.slot(wall, w, 0.0, h, d)
+        return None if u is None else (u, w, d, h)
+
     def at(self, wall: Surface, u: float, off: float, y: float) -> Vec3:
         """World point ``u`` along ``wall``, ``off`` metres into the room, at height ``y``."""
         along, normal, pos, inward = wall_frame(wall, self.size)
         p = [0.0, y, 0.0]
         p[along], p[normal] = u, pos + inward * off
         return (p[0], p[1], p[2])
+
+    def facing(self, wall: Surface) -> float:
+        """The yaw (see :class:`Solid`) of something in the room that faces ``wall``."""
+        _, normal, _, inward = wall_frame(wall, self.size)
+        return math.atan2(-inward if normal == 0 else 0.0, -inward if normal == 2 else 0.0)
 
     def half(self, wall: Surface, along_m: float, up_m: float, out_m: float) -> Vec3:
         """World half extents of a wall-aligned box (along the wall, up, out of the wall)."""
@@ -103,6 +121,19 @@ class RoomLayout:
     ) -> None:
         """Place a solid (see :class:`Solid`)."""
         self.solids.append(Solid(shape, label, mat, center, half, yaw))
+
+    def wall_box(
+        self,
+        wall: Surface,
+        label: int,
+        mat: Material,
+        at: tuple[float, float, float],
+        size: tuple[float, float, float],
+    ) -> None:
+        """A box aligned with ``wall``: its centre ``at`` = (along, out of the wall, height) and
+        its ``size`` = (along, up, out), metres."""
+        u, off, y = at
+        self.add(Shape.BOX, label, mat, self.at(wall, u, off, y), self.half(wall, *size))
 
     def framed(
         self,

@@ -100,3 +100,63 @@ def object_material(rng: np.random.Generator, avoid: Material | None = None) -> 
     color = any_color(rng, (0.05, 0.8), val)
     pattern = Pattern.PLAIN if roll < 0.75 else Pattern.NOISE
     return _two_tone(rng, color, pattern, 0.06, (0.2, 0.8), axes, (0, 6))
+
+
+def fabric_material(rng: np.random.Generator, avoid: Material | None = None) -> Material:
+    """Upholstery, bedding or curtain cloth: a mottled weave in a muted or bright colour."""
+    val = (0.15, 0.9)
+    if avoid is not None:
+        v = max(avoid.color)
+        val = (0.1, max(v - 0.25, 0.12)) if v > 0.5 else (min(v + 0.25, 0.85), 0.95)
+    color = any_color(rng, (0.05, 0.7), val)
+    axes = (unit_axis(0), UP) if rng.random() < 0.5 else (unit_axis(2), UP)
+    return _two_tone(rng, color, Pattern.FABRIC, 0.12, (0.05, 0.4), axes, (0, 6))
+
+
+def books_material(rng: np.random.Generator, along: int) -> Material:
+    """A row of book spines: each spine (2-5 cm) its own colour between two random ones."""
+    return Material(
+        any_color(rng, (0.2, 0.9), (0.1, 0.9)),
+        Pattern.BOOKS,
+        any_color(rng, (0.2, 0.9), (0.3, 1.0)),
+        rng.uniform(0.02, 0.05),
+        unit_axis(along),
+        UP,
+        rng.uniform(0, 100),
+    )
+
+
+def image_material(
+    rng: np.random.Generator,
+    along: int,
+    first: tuple[tuple[float, float], tuple[float, float]],
+    second: tuple[tuple[float, float], tuple[float, float]],
+    period_m: tuple[float, float],
+    depth_return: float = 1.0,
+) -> Material:
+    """A painting-like two-colour image in a wall's plane (pictures, screens that are on);
+    ``first``/``second`` are the (saturation, value) ranges of its two colours."""
+    return Material(
+        any_color(rng, *first),
+        Pattern.PICTURE,
+        any_color(rng, *second),
+        rng.uniform(*period_m),
+        unit_axis(along),
+        UP,
+        rng.uniform(0, 6),
+        depth_return=depth_return,
+    )
+
+
+def screen_material(rng: np.random.Generator, along: int) -> Material:
+    """A TV or monitor screen: glossy black (a poor depth return), or switched on."""
+    if rng.random() < 0.6:
+        return Material(any_color(rng, (0.0, 0.2), (0.02, 0.08)), depth_return=0.4)
+    return image_material(rng, along, ((0.2, 0.8), (0.3, 0.9)), ((0.1, 0.8), (0.5, 1.0)), (0.1, 0.4), 0.7)
+
+
+def metal_material(rng: np.random.Generator) -> Material:
+    """Brushed metal or chrome: grey, slightly tinted, fine streaks."""
+    grey = float(rng.uniform(0.3, 0.85))
+    color = near_color(rng, (grey, grey, grey), 0.05)
+    return _two_tone(rng, color, Pattern.NOISE, 0.1, (0.02, 0.1), (unit_axis(0), UP), (0, 6))

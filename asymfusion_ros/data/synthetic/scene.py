@@ -12,21 +12,38 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-WALL, FLOOR, CABINET, BED, CHAIR, TABLE, DOOR, WINDOW, PICTURE = 0, 1, 2, 3, 4, 6, 7, 8, 10
-FLOOR_MAT, CEILING, LAMP, OTHERPROP, VOID = 19, 21, 34, 39, 255
+WALL, FLOOR, CABINET, BED, CHAIR, SOFA, TABLE, DOOR, WINDOW = 0, 1, 2, 3, 4, 5, 6, 7, 8
+BOOKSHELF, PICTURE, COUNTER, BLINDS, DESK, SHELVES, CURTAIN = 9, 10, 11, 12, 13, 14, 15
+PILLOW, FLOOR_MAT, CEILING, BOOKS, TELEVISION, BOX, WHITEBOARD = 17, 19, 21, 22, 24, 28, 29
+PERSON, NIGHT_STAND, LAMP, OTHERFURNITURE, OTHERPROP, VOID = 30, 31, 34, 38, 39, 255
 CLASSES: tuple[int, ...] = (
     WALL,
     FLOOR,
     CABINET,
     BED,
     CHAIR,
+    SOFA,
     TABLE,
     DOOR,
     WINDOW,
+    BOOKSHELF,
     PICTURE,
+    COUNTER,
+    BLINDS,
+    DESK,
+    SHELVES,
+    CURTAIN,
+    PILLOW,
     FLOOR_MAT,
     CEILING,
+    BOOKS,
+    TELEVISION,
+    BOX,
+    WHITEBOARD,
+    PERSON,
+    NIGHT_STAND,
     LAMP,
+    OTHERFURNITURE,
     OTHERPROP,
 )
 """The NYU40 ids the generator ever emits (besides 255 = void)."""
@@ -44,6 +61,8 @@ class Pattern(Enum):
     GRAIN = "grain"
     PICTURE = "picture"
     GLASS = "glass"
+    FABRIC = "fabric"
+    BOOKS = "books"
 
 
 class Shape(Enum):
@@ -140,6 +159,11 @@ class Room:
     light_power: float = 1.0
     ambient: float = 0.35
     light_tint: Vec3 = (1.0, 1.0, 1.0)
+    more_lights: tuple[tuple[Vec3, float], ...] = ()
+    """Further point lights (position, power) beside ``light_m``: ceiling fittings, lamps."""
+    occlusion: float = 0.0
+    """Ambient occlusion strength: how much darker corners, room edges and the floor under
+    furniture are (0: none)."""
 
 
 @dataclass(frozen=True)

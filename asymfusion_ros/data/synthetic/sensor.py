@@ -1,7 +1,7 @@
 """Kinect-like sensor defects: what the colour camera and the depth sensor make of the scene.
 
 The renderer hands over ideal radiance and exact depth; :class:`SensorModel` says how far a
-real camera strays from them, and the two functions here apply it with a seeded generator.
+real camera strays from them, and the functions here apply it with a seeded generator.
 """
 
 from __future__ import annotations
@@ -23,8 +23,15 @@ class SensorModel:
     with ``noise_m`` = (a, b, z0) in metres; a projector shadow ``shadow_px`` wide (at 640 px
     width) behind depth steps; a fraction ``edge_keep`` of pixels kept right at steps; no return
     below ``grazing_cos`` (|cos| of the incidence angle); a ``speckle`` fraction of random holes.
-    RGB: Gaussian noise ``rgb_noise`` (8-bit levels), lens blur ``rgb_blur_px`` (sigma at 640 px
-    width) and ``vignette`` (brightness lost in the corners).
+    Depth is measured as disparity ``baseline_px_m`` / z and quantised to ``disparity_step_px``,
+    so depth steps grow with z squared (2.6 cm at 3 m for Kinect v1). With probability
+    ``border_prob`` a frame has NYUv2's frame: no depth outside ``depth_window`` (rows, cols,
+    end exclusive, at 640x480) and a white ``white_border_px`` RGB border labelled void.
+    RGB, each drawn per frame up to the given value: Gaussian noise ``rgb_noise`` (8-bit
+    levels), lens blur ``rgb_blur_px`` (sigma at 640 px width), ``vignette`` (brightness lost
+    in the corners), white balance error ``white_balance`` (per-channel gain spread) and
+    ``jpeg_prob`` of a JPEG round trip at quality 40-95. Auto exposure scales the image so its
+    75th brightness percentile lands in ``exposure_target`` (8-bit), clipping highlights.
     """
 
     min_range_m: float = 0.5
@@ -34,9 +41,17 @@ class SensorModel:
     edge_keep: float = 0.25
     grazing_cos: float = 0.08
     speckle: float = 0.002
-    rgb_noise: float = 2.0
-    rgb_blur_px: float = 0.7
-    vignette: float = 0.25
+    rgb_noise: float = 5.0
+    rgb_blur_px: float = 1.5
+    vignette: float = 0.4
+    white_balance: float = 0.12
+    jpeg_prob: float = 0.5
+    exposure_target: tuple[float, float] = (120.0, 215.0)
+    baseline_px_m: float = 43.5
+    disparity_step_px: float = 0.125
+    border_prob: float = 0.8
+    depth_window: tuple[int, int, int, int] = (44, 470, 35, 600)
+    white_border_px: int = 6
 
 
 KINECT_V1 = SensorModel()
@@ -67,14 +82,42 @@ def _vignette(h: int, w: int, strength: float) -> np.ndarray:
 
 
 def camera_rgb(rgb: np.ndarray, sensor: SensorModel, rng: np.random.Generator) -> np.ndarray:
-    """What the colour camera makes of the radiance: lens blur, vignetting, sensor noise."""
+    """What the colour camera makes of the radiance: auto exposure and white balance, lens
+    blur, vignetting, sensor noise, JPEG; the amounts drawn per frame from ``rng``."""
     h, w = rgb.shape[:2]
-    sigma = sensor.rgb_blur_px * w / 640
+    wb = 1.0 + rng.uniform(-sensor.white_balance, sensor.white_balance, 3).astype(np.float32)
+    bright = float(np.percentile(rgb[::4, ::4].mean(axis=2), 75))
+    gain = rng.uniform(*sensor.exposure_target) / max(bright, 1.0)
+    rgb = rgb * (wb * np.float32(gain))
+    sigma = rng.uniform(0.3, 1.0) * sensor.rgb_blur_px * w / 640
     if sigma > 0.1:
         rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
     if sensor.vignette:
-        rgb = rgb * _vignette(h, w, sensor.vignette)
-    return rgb + _gaussian(rng, (h, w, 3)) * np.float32(sensor.rgb_noise)
+        rgb = rgb * _vignette(h, w, round(rng.uniform(0.0, sensor.vignette), 2))
+    rgb = rgb + _gaussian(rng, (h, w, 3)) * np.float32(rng.uniform(0.3, 1.0) * sensor.rgb_noise)
+    if rng.random() < sensor.jpeg_prob:
+        quality = int(rng.integers(40, 96))
+        ok, buf = cv2.imencode(
+            ".jpg", np.clip(rgb, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality]
+        )
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        if decoded is not None:
+            rgb = decoded.astype(np.float32)
+    return rgb
+
+
+def frame_border(h: int, w: int, sensor: SensorModel) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) masks of NYUv2's frame at this image size: pixels without depth, and the white
+    RGB border (both scaled from 640x480)."""
+    r0, r1, c0, c1 = sensor.depth_window
+    sy, sx = h / 480, w / 640
+    no_depth = np.ones((h, w), dtype=bool)
+    no_depth[round(r0 * sy) : round(r1 * sy), round(c0 * sx) : round(c1 * sx)] = False
+    b = max(1, round(sensor.white_border_px * sx)) if sensor.white_border_px else 0
+    white = np.zeros((h, w), dtype=bool)
+    if b:
+        white[:b], white[-b:], white[:, :b], white[:, -b:] = True, True, True, True
+    return no_depth, white
 
 
 def sensor_depth(
@@ -105,4 +148,8 @@ def sensor_depth(
     if returns is not None:  # poor reflectors lose their return in blotches, not salt-and-pepper
         small = rng.random((max(h // 12, 2), max(w // 12, 2)), dtype=np.float32)
         valid &= cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) < returns.reshape(h, w)
+    if sensor.disparity_step_px > 0:  # the sensor measures disparity in sub-pixel steps
+        fb, quantum = np.float32(sensor.baseline_px_m), np.float32(sensor.disparity_step_px)
+        disparity = np.round(fb / np.maximum(noisy, np.float32(0.1)) / quantum) * quantum
+        noisy = fb / np.maximum(disparity, quantum)
     return np.where(valid, noisy, np.float32(0.0))
