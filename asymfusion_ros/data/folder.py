@@ -21,6 +21,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from asymfusion_ros.data.files import read_image, read_rgb
 from asymfusion_ros.data.sample import DatasetError
 
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -44,14 +45,6 @@ def _subdir(root: Path, names: tuple[str, ...]) -> Path:
         if (root / name).is_dir():
             return root / name
     raise DatasetError(f"{root}: no {' / '.join(names)} folder")
-
-
-def _read_image(path: Path, flags: int) -> np.ndarray:
-    """``cv2.imread`` that raises instead of returning None."""
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise DatasetError(f"cannot read image {path}")
-    return image
 
 
 class RGBDFolder:
@@ -87,7 +80,7 @@ class RGBDFolder:
 
     def read_rgb(self, path: Path) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
-        return np.ascontiguousarray(_read_image(path, cv2.IMREAD_COLOR)[..., ::-1])
+        return read_rgb(path)
 
     def read_depth(self, path: Path) -> np.ndarray:
         """(H, W) float32 metres, at the file's own size; holes 0."""
@@ -101,7 +94,7 @@ class RGBDFolder:
                     f"{path}: depth .npy must be (H, W) float metres, got {depth.shape} {depth.dtype}"
                 )
             return np.nan_to_num(depth.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        raw = _read_image(path, cv2.IMREAD_UNCHANGED)
+        raw = read_image(path, cv2.IMREAD_UNCHANGED)
         if raw.dtype != np.uint16 or raw.ndim != 2:
             raise DatasetError(
                 f"{path}: depth PNG must be 16-bit single channel, got {raw.dtype} {raw.shape}"
@@ -110,7 +103,7 @@ class RGBDFolder:
 
     def read_labels(self, path: Path) -> np.ndarray:
         """(H, W) label ids exactly as stored (the dataset decides what they mean)."""
-        raw = _read_image(path, cv2.IMREAD_UNCHANGED)
+        raw = read_image(path, cv2.IMREAD_UNCHANGED)
         if raw.ndim != 2:
             raise DatasetError(f"{path}: labels must be a single-channel image, got shape {raw.shape}")
         return raw
