@@ -2,10 +2,15 @@
 
 All streams run as one modality-major batch through a ResNet whose convolutions are shared
 and whose BatchNorms are private (``ModalityBatchNorm``), with asymmetric bidirectional fusion
-in the last block of each stage, then through the shared light-weight RefineNet decoder. Each
-stream yields logits; the prediction is their ensemble sum_m softmax(alpha)_m * logits_m. As in
-the public code the branch logits are detached inside the ensemble, so the ensemble's loss
-trains alpha only and each stream is trained by its own (aux) loss.
+in the last block of each stage, then through the shared decoder (light-weight RefineNet; the
+authors use the full RefineNet). Each stream yields logits; the prediction is their ensemble
+sum_m softmax(alpha)_m * logits_m. As in the authors' public code the branch logits are detached
+inside the ensemble (``detach_ensemble=True``), so the ensemble's loss trains alpha only and
+each stream is trained by its own (aux) loss; ``detach_ensemble=False`` (our ablation) lets the
+ensemble's loss reach the streams too, as the ``average`` baseline's does.
+
+The bottleneck backbones (ResNet-50/101) are the reference design; fusion in the basic blocks
+of ResNet-18/34 is our extension (``basic_shift`` chooses where it adds, see ``encoder``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class AsymFusion(SegmentationNet):
         width: float = 1.0,
         exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
         fusion_stages: Iterable[int] = ALL_STAGES,
+        basic_shift: str = "residual",
+        detach_ensemble: bool = True,
         dropout: float = 0.5,
     ) -> None:
         stages = sorted(set(fusion_stages))
@@ -54,9 +61,12 @@ class AsymFusion(SegmentationNet):
             width=width,
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
+            basic_shift=basic_shift,
+            detach_ensemble=detach_ensemble,
             dropout=dropout,
         )
         num = len(self.modalities)
+        self.detach_ensemble = detach_ensemble
         self.encoder = resnet(
             backbone,
             num_modalities=num,
@@ -64,6 +74,7 @@ class AsymFusion(SegmentationNet):
             fused=True,
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
+            basic_shift=basic_shift,
         )
         self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
         self.alpha = nn.Parameter(torch.zeros(num))
@@ -75,6 +86,7 @@ class AsymFusion(SegmentationNet):
         x = stack_inputs(inputs, self.modalities)
         streams = split_streams(self.decoder(self.encoder(x)), len(self.modalities))
         weights = torch.softmax(self.alpha, dim=0)
-        ensemble = sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))
+        members = tuple(s.detach() for s in streams) if self.detach_ensemble else streams
+        ensemble = sum(w * s for w, s in zip(weights.unbind(0), members, strict=True))
         size = inputs[self.modalities[0]].shape[-2:]  # a graph input's size stays static in ONNX
         return ModelOutput(upsample(ensemble, size), tuple(upsample(s, size) for s in streams))  # type: ignore[arg-type]

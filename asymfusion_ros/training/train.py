@@ -37,9 +37,18 @@ from asymfusion_ros.fusion.checkpoint import load_checkpoint, save_checkpoint
 from asymfusion_ros.fusion.preprocess import ModalityInputs
 from asymfusion_ros.training.config import TrainConfig, TrainError, add_arguments, config_from_args
 from asymfusion_ros.training.evaluate import ScoreSet, channels_last, score_torch
-from asymfusion_ros.training.frames import FrameDataset, bar_options, load_frames
+from asymfusion_ros.training.frames import FrameCache, FrameDataset, bar_options, load_frames
 
-__all__ = ["TrainConfig", "TrainError", "TrainResult", "add_arguments", "main", "run", "seg_loss"]
+__all__ = [
+    "TrainConfig",
+    "TrainError",
+    "TrainResult",
+    "add_arguments",
+    "load_train_val",
+    "main",
+    "run",
+    "seg_loss",
+]
 
 
 class TrainResult(NamedTuple):
@@ -238,8 +247,12 @@ def _save(
     )
 
 
-def main(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.scheme`` and return its best/last checkpoint paths and best validation scores."""
+def main(cfg: TrainConfig, *, frames: tuple[FrameCache, FrameCache] | None = None) -> TrainResult:
+    """Train ``cfg.scheme`` and return its best/last checkpoint paths and best validation scores.
+
+    ``frames`` (training, validation) are ones already rendered for this config's data settings
+    (``asymfusion compare`` renders them once for all its runs); None renders them here.
+    """
     started = time.perf_counter()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -259,10 +272,8 @@ def main(cfg: TrainConfig) -> TrainResult:
     model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     preprocess.to(device)
 
-    train_set = FrameDataset(
-        load_frames(cfg, split="train", frames=cfg.train_frames, seed=cfg.train_seed), _augment(cfg), cfg.seed
-    )
-    val_cache = load_frames(cfg, split="val", frames=cfg.val_frames, seed=cfg.val_seed)
+    train_cache, val_cache = frames or load_train_val(cfg)
+    train_set = FrameDataset(train_cache, _augment(cfg), cfg.seed)
     sampler: DistributedSampler[int] = DistributedSampler(
         train_set, num_replicas=dist_info.world, rank=dist_info.rank, shuffle=True, seed=cfg.seed
     )
@@ -341,6 +352,14 @@ def main(cfg: TrainConfig) -> TrainResult:
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(best_path, last_path, best_metrics, time.perf_counter() - started)
+
+
+def load_train_val(cfg: TrainConfig) -> tuple[FrameCache, FrameCache]:
+    """The training and validation frames ``cfg`` asks for, rendered (or read) once."""
+    return (
+        load_frames(cfg, split="train", frames=cfg.train_frames, seed=cfg.train_seed),
+        load_frames(cfg, split="val", frames=cfg.val_frames, seed=cfg.val_seed),
+    )
 
 
 def _resume(
