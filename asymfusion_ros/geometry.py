@@ -28,6 +28,7 @@ POINT_DTYPE = np.dtype(
 )
 """One point as the PointCloud2 message lays it out: 24 bytes, fields at offsets 0..20."""
 
+
 @dataclass(frozen=True)
 class ClassTag:
     """Where a class was seen: the centroid (x, y, z) of its points in metres, and how many.

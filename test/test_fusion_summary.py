@@ -36,6 +36,7 @@ def test_table_and_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_mac_count_of_a_known_conv() -> None:
     """resnet18's stem conv alone: 64 x 3 x 7 x 7 MACs per output pixel at stride 2."""
+
     class Stem(nn.Module):
         modalities = ("rgb",)
 

@@ -102,7 +102,6 @@ def test_depth_reader_refuses_colour() -> None:
         m.image_to_depth_m(image(RGB, "rgb8"))
 
 
-
 @pytest.mark.parametrize("pad", [0, 3])
 def test_mono8_labels_keep_ids(pad: int) -> None:
     ids = np.array([[0, 1, 39], [255, 7, 12]], dtype=np.uint8)

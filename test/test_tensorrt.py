@@ -133,7 +133,6 @@ def test_calibration_frames_from_a_bag(tmp_path: Path) -> None:
     assert all(rgb.shape == (64, 96, 3) and depth.shape == (64, 96) for rgb, depth in frames)
 
 
-
 def test_calibration_bag_pairs_within_50_ms_inclusive_either_order(tmp_path: Path) -> None:
     from asymfusion_ros.bags import BagWriter, typestore
     from asymfusion_ros.ros import messages

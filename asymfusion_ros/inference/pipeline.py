@@ -105,7 +105,6 @@ class Segmenter:
         return Segmentation(labels, confidence, timings)
 
 
-
 def to_network(
     rgb: np.ndarray, depth_m: np.ndarray, fit: Fit, input_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
