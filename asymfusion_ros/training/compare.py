@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import shlex
 import statistics
 import sys
@@ -252,12 +253,19 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("pixel_acc", "mean_acc", "miou"):
         row[key], row[f"{key}_std"] = mean_std([r[key] for r in runs])
     row["miou_runs"] = [r["miou"] for r in runs]
+    row["per_class_iou"] = _nanmean([r["per_class_iou"] for r in runs])
     row["streams"] = {name: statistics.fmean(r["streams"][name] for r in runs) for name in first["streams"]}
     if "real" in first:
         for key in ("pixel_acc", "miou"):
             row[f"real_{key}"], row[f"real_{key}_std"] = mean_std([r["real"][key] for r in runs])
     row["train_seconds"] = sum(r["train_seconds"] for r in runs)
     return row
+
+
+def _nanmean(rows: list[list[float]]) -> list[float]:
+    """Column means ignoring NaN (a class absent from the frames); NaN where every value is."""
+    columns = [[v for v in column if not math.isnan(v)] for column in zip(*rows, strict=True)]
+    return [statistics.fmean(c) if c else math.nan for c in columns]
 
 
 def markdown_table(cfg: CompareConfig, rows: list[dict[str, Any]]) -> str:
