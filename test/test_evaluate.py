@@ -86,6 +86,39 @@ def test_compare_trains_scores_and_tabulates_each_scheme(tmp_path: Path) -> None
     assert "| asymfusion |" in table and "| rgb |" in table and "asymfusion compare --config" in table
     assert (out / "compare.png").stat().st_size > 0
     # --reuse keeps finished schemes instead of training them again
-    before = (out / "rgb" / "best.pt").stat().st_mtime_ns
+    before = (out / "rgb" / "seed0" / "best.pt").stat().st_mtime_ns
     assert cli_main([*args, "--reuse"]) == 0
-    assert (out / "rgb" / "best.pt").stat().st_mtime_ns == before
+    assert (out / "rgb" / "seed0" / "best.pt").stat().st_mtime_ns == before
+
+
+def test_compare_arms_over_seeds_give_mean_and_std_with_real_scores(tmp_path: Path, nyu_sample: Path) -> None:
+    import yaml
+
+    config = tmp_path / "arms.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"width": 0.125, "input_size": [64, 96], "train_frames": 8, "val_frames": 4, "augment": False,
+             "batch_size": 4, "epochs": 1, "threads": 1, "eval_frames": 4, "seeds": [0, 1],
+             "arms": [{"name": "af", "scheme": "asymfusion"},
+                      {"name": "af-joint", "scheme": "asymfusion", "fusion": {"detach_ensemble": False}},
+                      {"name": "unused", "scheme": "rgb"}]}
+        )
+    )  # fmt: skip
+    out = tmp_path / "arms"
+    real = f"nyudv2:{nyu_sample}?depth_scale=5000"
+    args = ["compare", "--config", str(config), "--arms", "af", "af-joint", "--real-data", real]
+    assert cli_main([*args, "--out", str(out)]) == 0
+    report = json.loads((out / "compare.json").read_text())
+    rows = report["results"]
+    assert [r["arm"] for r in rows] == ["af", "af-joint"]
+    assert [r["seeds"] for r in rows] == [[0, 1], [0, 1]]
+    assert rows[1]["fusion"] == {"detach_ensemble": False}
+    runs = [r for r in report["runs"] if r["arm"] == "af"]
+    assert rows[0]["miou"] == pytest.approx(sum(r["miou"] for r in runs) / 2)
+    assert rows[0]["miou_std"] == pytest.approx(abs(runs[0]["miou"] - runs[1]["miou"]) / 2**0.5)
+    assert all(0.0 <= r["real_miou"] <= 1.0 and "real_miou_std" in r for r in rows)
+    assert "--arms af af-joint" in report["command"] and "--seeds" not in report["command"]
+    table = (out / "compare.md").read_text()
+    assert "| af-joint | asymfusion |" in table and " ± " in table
+    assert (out / "af-joint" / "seed1" / "scores.json").is_file()
+    assert cli_main(["compare", "--config", str(config), "--arms", "nope", "--out", str(out)]) == 2

@@ -102,6 +102,33 @@ def test_ensemble_loss_trains_alpha_only() -> None:
     assert grads == {"alpha"}
 
 
+def test_joint_ensemble_loss_also_trains_the_streams() -> None:
+    """The ablation detach_ensemble=False: the ensemble's loss reaches the encoder and decoder."""
+    model = build_model("asymfusion", width=0.125, num_classes=5, detach_ensemble=False).train()
+    out = model(_inputs(("rgb", "depth")))
+    F.cross_entropy(out.logits, torch.randint(0, 5, (2, *SIZE))).backward()
+    grads = {n.partition(".")[0] for n, p in model.named_parameters() if p.grad is not None}
+    assert grads == {"alpha", "encoder", "decoder"}
+    assert model.config["detach_ensemble"] is False
+
+
+def test_basic_block_shift_placement_is_an_option_of_basic_blocks_only() -> None:
+    """basic_shift="conv2" sends the shifted features through conv2 + BN: same parameters, other
+    outputs; a bottleneck backbone refuses it (it would do nothing there)."""
+    outputs = []
+    for place in ("residual", "conv2"):
+        torch.manual_seed(0)
+        model = build_model("asymfusion", width=0.125, num_classes=5, basic_shift=place).eval()
+        with torch.no_grad():
+            outputs.append(model(_inputs(("rgb", "depth"))).logits)
+        assert model.config["basic_shift"] == place
+    assert outputs[0].shape == outputs[1].shape and not torch.allclose(outputs[0], outputs[1])
+    with pytest.raises(ValueError, match="basic_shift='conv2' needs a basic-block backbone"):
+        build_model("asymfusion", backbone="resnet50", width=0.125, basic_shift="conv2")
+    with pytest.raises(ValueError, match="basic_shift must be one of"):
+        build_model("asymfusion", width=0.125, basic_shift="before")
+
+
 def test_fusion_crosses_streams_and_can_be_switched_off() -> None:
     """With fusion, the rgb stream's logits depend on depth; with no fused stage they do not."""
     changed = _inputs(("rgb", "depth"))

@@ -100,3 +100,50 @@ def test_shipped_configs_parse() -> None:
     )
     compare = load_config(root / "compare.yaml", out="unused", reuse=False, command="")
     assert set(compare.schemes) == {"asymfusion", "dmf", "concat", "average", "rgb", "depth"}
+    matched = load_config(root / "compare_matched.yaml", out="unused", reuse=False, command="")
+    assert len(matched.seeds) >= 3 and "asymfusion-r50" in [a.name for a in matched.arms]
+    paper = TrainConfig.from_yaml(root / "nyudv2_r101.yaml")
+    assert (paper.backbone, paper.optimizer, paper.batch_size, paper.freeze_bn) == (
+        "resnet101",
+        "sgd",
+        6,
+        True,
+    )
+    assert [paper.group_lrs(e) for e in (0, 99, 100, 299)] == [
+        (5e-4, 3e-3),
+        (5e-4, 3e-3),
+        (2.5e-4, 1.5e-3),
+        (1e-4, 7e-4),
+    ]
+
+
+def test_freeze_bn_keeps_the_running_statistics_and_learns_scale_and_shift(tmp_path: Path) -> None:
+    import torch.nn as nn
+
+    from asymfusion_ros.fusion import build_model
+
+    def bn_state(model: nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in model.state_dict().items() if ".bns." in k or "bn" in k}
+
+    torch.manual_seed(0)
+    start = bn_state(build_model("asymfusion", width=0.125))
+    result = main(tiny_config(tmp_path, epochs=1, freeze_bn=True))
+    trained = load_checkpoint(result.last_path).state_dict
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    affine = [k for k in start if k.endswith((".weight", ".bias"))]
+    assert stats and affine
+    assert all(torch.equal(start[k], trained[k]) for k in stats), "frozen BN statistics moved"
+    assert any(not torch.equal(start[k], trained[k]) for k in affine), "BN scale/shift did not learn"
+
+
+def test_stages_give_encoder_and_decoder_their_own_constant_rates(tmp_path: Path) -> None:
+    stages = [{"epochs": 1, "lr": 0.01, "lr_decoder": 0.05}, {"epochs": 1, "lr": 0.002}]
+    result = main(tiny_config(tmp_path, epochs=2, optimizer="sgd", stages=stages))
+    groups = load_checkpoint(result.last_path).extra["train_state"]["optimizer"]["param_groups"]  # type: ignore[index]
+    assert [g["lr"] for g in groups] == pytest.approx([0.002, 0.002])  # stage 2: decoder rate = lr
+    decoder_group = set(groups[1]["params"])
+    assert len(decoder_group) > 1 and len(groups[0]["params"]) > len(decoder_group)
+    with pytest.raises(TrainError, match="add up to epochs=3"):
+        TrainConfig.from_dict({"epochs": 3, "stages": stages})
+    with pytest.raises(TrainError, match="a stage needs"):
+        TrainConfig.from_dict({"epochs": 1, "stages": [{"epochs": 1, "lr": 0}]})

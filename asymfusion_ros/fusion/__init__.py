@@ -1,4 +1,7 @@
-"""The paper's network family in pure PyTorch, behind one registry (:mod:`.registry`).
+"""AsymFusion and the fusion schemes it is compared with, in pure PyTorch, behind one registry.
+
+How the code differs from the paper is listed in the README ("Departures from the paper");
+the registry is :mod:`.registry`.
 
 Every model has ``.modalities``, ``.num_classes``, ``.config`` (``build_model(**config)``
 rebuilds it) and ``forward(inputs: dict[str, Tensor]) -> ModelOutput``. Importing this

@@ -2,10 +2,15 @@
 
 All streams run as one modality-major batch through a ResNet whose convolutions are shared
 and whose BatchNorms are private (``ModalityBatchNorm``), with asymmetric bidirectional fusion
-in the last block of each stage, then through the shared light-weight RefineNet decoder. Each
-stream yields logits; the prediction is their ensemble sum_m softmax(alpha)_m * logits_m. As in
-the public code the branch logits are detached inside the ensemble, so the ensemble's loss
-trains alpha only and each stream is trained by its own (aux) loss.
+in the last block of each stage, then through the shared decoder (light-weight RefineNet; the
+authors use the full RefineNet). Each stream yields logits; the prediction is their ensemble
+sum_m softmax(alpha)_m * logits_m. As in the authors' public code the branch logits are detached
+inside the ensemble (``detach_ensemble=True``), so the ensemble's loss trains alpha only and
+each stream is trained by its own (aux) loss; ``detach_ensemble=False`` (our ablation) lets the
+ensemble's loss reach the streams too, as the ``average`` baseline's does.
+
+The bottleneck backbones (ResNet-50/101) are the reference design; fusion in the basic blocks
+of ResNet-18/34 is our extension (``basic_shift`` chooses where it adds, see ``encoder``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class AsymFusion(SegmentationNet):
         width: float = 1.0,
         exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
         fusion_stages: Iterable[int] = ALL_STAGES,
+        basic_shift: str = "residual",
+        detach_ensemble: bool = True,
         dropout: float = 0.5,
         decoder_width: float = 1.0,
     ) -> None:
@@ -62,10 +69,13 @@ class AsymFusion(SegmentationNet):
             width=width,
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
+            basic_shift=basic_shift,
+            detach_ensemble=detach_ensemble,
             dropout=dropout,
             decoder_width=decoder_width,
         )
         num = len(self.modalities)
+        self.detach_ensemble = detach_ensemble
         self.encoder = resnet(
             backbone,
             num_modalities=num,
@@ -73,6 +83,7 @@ class AsymFusion(SegmentationNet):
             fused=True,
             exchange_fraction=exchange_fraction,
             fusion_stages=stages,
+            basic_shift=basic_shift,
         )
         self.decoder = RefineDecoder(
             self.encoder.out_channels, num_classes, width=width * decoder_width, dropout=dropout
@@ -88,9 +99,11 @@ class AsymFusion(SegmentationNet):
         return split_streams(self.decoder(self.encoder(x)), len(self.modalities))
 
     def ensemble(self, streams: Sequence[Tensor]) -> Tensor:
-        """sum_m softmax(alpha)_m * logits_m (branch logits detached: the ensemble loss trains alpha)."""
+        """sum_m softmax(alpha)_m * logits_m; detached streams (``detach_ensemble``, the authors'
+        choice) let the ensemble loss train alpha only."""
         weights = torch.softmax(self.alpha, dim=0)
-        return sum(w * s.detach() for w, s in zip(weights.unbind(0), streams, strict=True))  # type: ignore[return-value]
+        members = tuple(s.detach() for s in streams) if self.detach_ensemble else streams
+        return sum(w * s for w, s in zip(weights.unbind(0), members, strict=True))  # type: ignore[return-value]
 
     def decode(self, inputs: Mapping[str, Tensor]) -> Tensor:
         """The prediction's logits at stride 4, before upsampling (what deployment post-processes)."""

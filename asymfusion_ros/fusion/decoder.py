@@ -1,4 +1,8 @@
-"""Light-weight RefineNet decoder (Nekrasov et al., BMVC 2018), as the paper uses.
+"""Light-weight RefineNet decoder (Nekrasov et al., BMVC 2018): our choice, not the paper's.
+
+The authors' AsymFusion uses the full RefineNet decoder (residual conv units around every
+chained pooling; 75.6M of their 118.2M ResNet-101 parameters); this smaller one keeps the same
+four-level top-down shape at a fraction of the cost, for edge GPUs.
 
 Four levels from deep to shallow: a 1x1 dimension reduction of the encoder feature (plus a
 1x1 adaptation on the three shallower levels), the sum with the upsampled deeper level, ReLU,
@@ -61,7 +65,8 @@ class RefineDecoder(nn.Module):
     """Encoder stage features (strides 4..32) -> logits at stride 4.
 
     Channels as in light-weight RefineNet (512 at the deepest level, 256 elsewhere), scaled by
-    ``width``; dropout on the two deepest features as in its reference code.
+    ``width``; dropout on the two deepest encoder features (the authors also drop out the last
+    level's output before the classifier; we do not).
     """
 
     def __init__(

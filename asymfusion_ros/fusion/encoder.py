@@ -5,11 +5,18 @@ The module tree follows torchvision ``models/resnet.py`` (``conv1``, ``bn1``, ``
 (``torchvision_to_encoder``) with ``strict=True``. Modalities are stacked on the batch axis
 (see ``ops``); the per-modality BN comes in through ``norm_layer``.
 
-Fusion sits in the last residual block of each fused stage. For a bottleneck:
-after conv1-BN-ReLU the block shifts its features (``pixel_shift``) and exchanges channels;
-after conv2-BN-ReLU each stream adds the next stream's shifted features; a second exchange
-precedes conv3. A basic block shifts and exchanges after its first conv-BN-ReLU and adds the
-shifted features after the second conv's BN, before the residual sum.
+Fusion sits in the last residual block of each fused stage. The bottleneck is the authors'
+design (their public ``models/model.py`` fuses only in bottlenecks, ResNet-50/101/152): after
+conv1-BN-ReLU the block shifts its features (``pixel_shift``) and exchanges channels; after
+conv2-BN-ReLU each stream adds the next stream's shifted features; a second exchange precedes
+conv3, so the received features pass through conv3 + BN before the residual sum.
+
+Fusion in a basic block (ResNet-18/34) is our own extension; the authors' basic block has no
+fusion. It shifts and exchanges after its first conv-BN-ReLU; where the shifted features of
+the next stream go is ``basic_shift``: ``"residual"`` (the default, what every shipped model
+uses) adds them after the second conv's BN, straight into the residual sum; ``"conv2"`` adds
+them before the second conv, so they pass through conv2 + BN as the bottleneck's pass through
+conv3 + BN.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from asymfusion_ros.fusion.ops import (
 
 __all__ = [
     "BACKBONES",
+    "BASIC_SHIFTS",
     "AsymmetricFusion",
     "BasicBlock",
     "Bottleneck",
@@ -43,6 +51,9 @@ __all__ = [
 ]
 
 NormLayer = Callable[[int], nn.Module]
+
+BASIC_SHIFTS = ("residual", "conv2")
+"""Where a basic block adds the next stream's shifted features (see the module docstring)."""
 
 PAPER_EXCHANGE_FRACTION = 0.2
 """The paper's share of channels exchanged between streams (g = C // 5)."""
@@ -68,16 +79,25 @@ class AsymmetricFusion(nn.Module):
 
     ``split`` runs at the first fusion point (returns the exchanged features and the shifted
     ones kept for later), ``receive`` adds the next stream's shifted features, ``exchange`` is
-    the plain channel exchange.
+    the plain channel exchange. ``basic_shift`` (one of ``BASIC_SHIFTS``) tells a basic block
+    where to receive; bottlenecks ignore it.
     """
 
-    def __init__(self, num_modalities: int, exchange_fraction: float = PAPER_EXCHANGE_FRACTION) -> None:
+    def __init__(
+        self,
+        num_modalities: int,
+        exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
+        basic_shift: str = "residual",
+    ) -> None:
         super().__init__()
         if num_modalities < 2:
             raise ValueError(f"fusion needs >= 2 modalities, got {num_modalities}")
+        if basic_shift not in BASIC_SHIFTS:
+            raise ValueError(f"basic_shift must be one of {BASIC_SHIFTS}, got {basic_shift!r}")
         exchange_groups(8, exchange_fraction)  # validates the fraction
         self.num_modalities = num_modalities
         self.exchange_fraction = exchange_fraction
+        self.basic_shift = basic_shift
 
     def exchange(self, x: Tensor) -> Tensor:
         keep = 4 * exchange_groups(x.shape[1], self.exchange_fraction)
@@ -91,10 +111,15 @@ class AsymmetricFusion(nn.Module):
         return x + next_stream(shifted, self.num_modalities)
 
     def extra_repr(self) -> str:
-        return f"num_modalities={self.num_modalities}, exchange_fraction={self.exchange_fraction}"
+        return (
+            f"num_modalities={self.num_modalities}, exchange_fraction={self.exchange_fraction}, "
+            f"basic_shift={self.basic_shift!r}"
+        )
 
 
 class BasicBlock(nn.Module):
+    """torchvision's basic block; its fusion is our extension (see the module docstring)."""
+
     expansion = 1
 
     def __init__(
@@ -118,15 +143,17 @@ class BasicBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
-        if self.fusion is not None:
-            out, shifted = self.fusion.split(out)
-        out = self.bn2(self.conv2(out))
-        if self.fusion is not None:
-            out = self.fusion.receive(out, shifted)
-        return self.relu(out + identity)
+        if self.fusion is None:
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+        out, shifted = self.fusion.split(out)
+        if self.fusion.basic_shift == "conv2":
+            return self.relu(self.bn2(self.conv2(self.fusion.receive(out, shifted))) + identity)
+        return self.relu(self.fusion.receive(self.bn2(self.conv2(out)), shifted) + identity)
 
 
 class Bottleneck(nn.Module):
+    """torchvision's bottleneck with the authors' fusion placement (see the module docstring)."""
+
     expansion = 4
 
     def __init__(
@@ -256,17 +283,24 @@ def resnet(
     fused: bool = False,
     exchange_fraction: float = PAPER_EXCHANGE_FRACTION,
     fusion_stages: Iterable[int] = ALL_STAGES,
+    basic_shift: str = "residual",
 ) -> ResNet:
-    """An encoder: plain BN for one stream, per-modality BN (+ fusion if ``fused``) for several."""
+    """An encoder: plain BN for one stream, per-modality BN (+ fusion if ``fused``) for several.
+
+    ``basic_shift`` applies to basic blocks only; a bottleneck backbone with another value
+    than the default is a ValueError (the option would silently do nothing).
+    """
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose from {sorted(BACKBONES)}")
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width}")
     block, layers = BACKBONES[backbone]
+    if block is Bottleneck and basic_shift != "residual":
+        raise ValueError(f"basic_shift={basic_shift!r} needs a basic-block backbone, got {backbone!r}")
     norm_layer: NormLayer = (
         nn.BatchNorm2d if num_modalities == 1 else partial(ModalityBatchNorm, num_modalities=num_modalities)
     )
-    fusion = AsymmetricFusion(num_modalities, exchange_fraction) if fused else None
+    fusion = AsymmetricFusion(num_modalities, exchange_fraction, basic_shift) if fused else None
     return ResNet(
         block,
         layers,

@@ -83,7 +83,9 @@ def pixel_shift(x: Tensor, groups: int) -> Tensor:
     """Shift channel groups [0:g) left, [g:2g) right, [2g:3g) up, [3g:4g) down by one pixel.
 
     Vacated pixels and channels [4g:] are zero, so a stream that adds this to its own features
-    receives only the shifted head of the other stream.
+    receives only the shifted head of the other stream. The authors' code gives the four groups
+    the directions down, right, left, up: the same operation up to which channels move which
+    way (the groups are otherwise treated alike), though not the same tensor.
     """
     g = groups
     if not 0 <= 4 * g <= x.shape[1]:
@@ -120,7 +122,9 @@ class ModalityBatchNorm(nn.Module):
     """One BatchNorm2d per modality over a modality-major batch [M*B, C, H, W].
 
     Used as ``norm_layer=partial(ModalityBatchNorm, num_modalities=M)`` in the encoder, so a
-    shared conv followed by this is the paper's "shared convolutions, private BN".
+    shared conv followed by this is the paper's "shared convolutions, private BN". Each BN
+    learns its own batch statistics unless training freezes them (``freeze_bn``, as the
+    authors train: ImageNet statistics in every modality's BN, only scale and shift learn).
     """
 
     def __init__(self, num_features: int, num_modalities: int) -> None:

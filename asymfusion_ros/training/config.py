@@ -17,11 +17,26 @@ import yaml
 from asymfusion_ros.data import DATA_SPECS
 from asymfusion_ros.fusion import SCHEMES
 
-__all__ = ["TrainConfig", "TrainError", "add_arguments", "config_from_args"]
+__all__ = ["Stage", "TrainConfig", "TrainError", "add_arguments", "config_from_args"]
 
 
 class TrainError(RuntimeError):
     """Training cannot start or go on: bad config, data or resume checkpoint."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """A span of epochs at constant learning rates, as in the authors' main.py (three stages)."""
+
+    epochs: int
+    lr: float
+    """Learning rate of the encoders' parameters."""
+    lr_decoder: float | None = None
+    """Learning rate of everything else (decoder, AsymFusion's alpha); None: ``lr``."""
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or not self.lr > 0 or not (self.lr_decoder is None or self.lr_decoder > 0):
+            raise ValueError(f"a stage needs epochs >= 1 and learning rates > 0, got {self}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +73,17 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     momentum: float = 0.9
+    lr_decoder: float | None = None
+    """Learning rate of everything outside the encoders (decoder, alpha); None: ``lr`` for all."""
     poly_power: float = 0.9
+    """Without ``stages`` the learning rates decay per step as (1 - step/total) ** poly_power."""
+    stages: tuple[Stage, ...] = ()
+    """With stages, learning rates are constant within each (``lr``/``lr_decoder`` unused) and the
+    stages' epochs must add up to ``epochs``."""
+    freeze_bn: bool = False
+    """BatchNorm layers stay in eval mode while training: their running statistics (ImageNet's,
+    copied into every modality's BN, with ``pretrained``) are used and kept; only each BN's
+    scale and shift learn. The authors train so (FREEZE_BN=True)."""
     amp: bool = True
     seed: int = 0
     workers: int = 0
@@ -81,6 +106,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if self.stages and sum(s.epochs for s in self.stages) != self.epochs:
+            raise ValueError(
+                f"the stages' epochs {[s.epochs for s in self.stages]} must add up to epochs={self.epochs}"
+            )
 
     @classmethod
     def from_yaml(cls, path: str | Path, /, **overrides: Any) -> TrainConfig:
@@ -105,6 +134,10 @@ class TrainConfig:
             if merged.get(key) is not None:
                 merged[key] = tuple(merged[key])
         try:
+            if "stages" in merged:
+                merged["stages"] = tuple(
+                    s if isinstance(s, Stage) else Stage(**s) for s in merged["stages"] or ()
+                )
             return cls(**merged)
         except (TypeError, ValueError) as err:
             raise TrainError(f"{source}: {err}") from err
@@ -112,6 +145,17 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-able form (tuples as lists) stored in checkpoints for reproducibility."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def group_lrs(self, epoch: int) -> tuple[float, float]:
+        """(encoder, decoder) base learning rates in ``epoch`` (0-based), before any poly decay."""
+        if not self.stages:
+            return self.lr, self.lr if self.lr_decoder is None else self.lr_decoder
+        end = 0
+        for stage in self.stages:
+            end += stage.epochs
+            if epoch < end:
+                break
+        return stage.lr, stage.lr if stage.lr_decoder is None else stage.lr_decoder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -142,7 +142,7 @@ def _resize_inputs(sample: RGBDSample, size: tuple[int, int]) -> tuple[np.ndarra
     )
 
 
-def _labelled(frames: Sequence[RGBDSample], source: str) -> Iterator[tuple[RGBDSample, np.ndarray]]:
+def _labelled(frames: Iterable[RGBDSample], source: str) -> Iterator[tuple[RGBDSample, np.ndarray]]:
     """Each frame with its labels; a frame without labels cannot be scored."""
     for i, sample in enumerate(frames):
         if sample.labels is None:
@@ -160,6 +160,23 @@ def _open(cfg: EvalConfig, size: tuple[int, int]) -> Sequence[RGBDSample]:
 
 
 def _eval_checkpoint(cfg: EvalConfig, path: Path) -> EvalResult:
+    from asymfusion_ros.fusion.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        input_size = load_checkpoint(path).input_size
+    except CheckpointError as err:
+        raise EvalError(str(err)) from err
+    size = cfg.size or input_size
+    return score_checkpoint(path, _open(cfg, size), source=cfg.data, batch_size=cfg.batch_size)
+
+
+def score_checkpoint(
+    path: Path, frames: Iterable[RGBDSample], *, source: str, batch_size: int = 8
+) -> EvalResult:
+    """Score a ``.pt`` checkpoint in torch on labelled frames (resized to its input size first).
+
+    ``asymfusion compare`` calls this with frames it rendered once for every run it scores.
+    """
     import torch
 
     from asymfusion_ros.fusion.checkpoint import CheckpointError, load_checkpoint
@@ -172,11 +189,13 @@ def _eval_checkpoint(cfg: EvalConfig, path: Path) -> EvalResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     preprocess.to(device)
-    size = cfg.size or ckpt.input_size
-    frames = _labelled(_open(cfg, size), cfg.data)
+    labelled = _labelled(frames, source)
+    size: tuple[int, int] | None = None
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        while chunk := list(itertools.islice(frames, cfg.batch_size)):
+        nonlocal size
+        while chunk := list(itertools.islice(labelled, batch_size)):
+            size = size or (int(chunk[0][1].shape[0]), int(chunk[0][1].shape[1]))
             inputs = [_resize_inputs(sample, ckpt.input_size) for sample, _ in chunk]
             yield (
                 torch.from_numpy(np.stack([rgb for rgb, _ in inputs])).to(device),
@@ -187,7 +206,12 @@ def _eval_checkpoint(cfg: EvalConfig, path: Path) -> EvalResult:
     scores = score_torch(model, preprocess, batches(), len(ckpt.classes), amp=device.type == "cuda")
     fused = scores.pop("fused")
     return EvalResult(
-        path, ckpt.classes, fused.compute(), {k: v.compute() for k, v in scores.items()}, fused.matrix, size
+        path,
+        ckpt.classes,
+        fused.compute(),
+        {k: v.compute() for k, v in scores.items()},
+        fused.matrix,
+        size or ckpt.input_size,
     )
 
 

@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,14 +32,24 @@ from tqdm import tqdm
 from asymfusion_ros import figures
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet, load_classes
 from asymfusion_ros.data.transforms import Augment
-from asymfusion_ros.fusion import build_model
+from asymfusion_ros.fusion import SegmentationNet, build_model
 from asymfusion_ros.fusion.checkpoint import load_checkpoint, save_checkpoint
 from asymfusion_ros.fusion.preprocess import ModalityInputs
 from asymfusion_ros.training.config import TrainConfig, TrainError, add_arguments, config_from_args
 from asymfusion_ros.training.evaluate import ScoreSet, channels_last, score_torch
-from asymfusion_ros.training.frames import FrameDataset, bar_options, load_frames
+from asymfusion_ros.training.frames import FrameCache, FrameDataset, bar_options, load_frames
 
-__all__ = ["TrainConfig", "TrainError", "TrainResult", "add_arguments", "main", "run", "seg_loss"]
+__all__ = [
+    "TrainConfig",
+    "TrainError",
+    "TrainResult",
+    "add_arguments",
+    "load_train_val",
+    "main",
+    "run",
+    "seg_loss",
+    "train_mode",
+]
 
 
 class TrainResult(NamedTuple):
@@ -90,7 +100,7 @@ def seg_loss(output: Any, labels: torch.Tensor) -> torch.Tensor:
     return loss
 
 
-def build_networks(cfg: TrainConfig, classes: ClassSet) -> tuple[nn.Module, ModalityInputs]:
+def build_networks(cfg: TrainConfig, classes: ClassSet) -> tuple[SegmentationNet, ModalityInputs]:
     model = build_model(
         cfg.scheme,
         backbone=cfg.backbone,
@@ -160,6 +170,7 @@ class _Run(NamedTuple):
     scheduler: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler
     use_amp: bool
+    freeze_bn: bool
 
 
 def _augment(cfg: TrainConfig) -> Augment | None:
@@ -184,26 +195,58 @@ def _augment(cfg: TrainConfig) -> Augment | None:
     )
 
 
-def _optimiser(
-    cfg: TrainConfig, model: nn.Module, steps_per_epoch: int
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW or SGD with momentum, both under a per-step poly decay to zero."""
+def _param_groups(cfg: TrainConfig, model: SegmentationNet) -> list[dict[str, Any]]:
+    """One group, or (encoders, the rest) when the config gives the decoder its own learning rate.
+
+    As in the authors' main.py the "rest" holds the decoder and AsymFusion's alpha.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.lr_decoder is None and not cfg.stages:
+        return [{"params": params, "lr": cfg.lr}]
+    in_encoders = {id(p) for encoder in model.encoders() for p in encoder.parameters()}
+    lr_encoder, lr_decoder = cfg.group_lrs(0)
+    return [
+        {"params": [p for p in params if id(p) in in_encoders], "lr": lr_encoder},
+        {"params": [p for p in params if id(p) not in in_encoders], "lr": lr_decoder},
+    ]
+
+
+def _optimiser(
+    cfg: TrainConfig, model: SegmentationNet, steps_per_epoch: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW or SGD with momentum; per-step poly decay to zero, or constant rates per stage."""
+    groups = _param_groups(cfg, model)
     optimizer: torch.optim.Optimizer
     if cfg.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     else:
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    steps = max(1, steps_per_epoch)
     total = max(1, cfg.epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: max(0.0, 1.0 - step / total) ** cfg.poly_power
-    )
-    return optimizer, scheduler
+
+    def factor(group: int) -> Callable[[int], float]:
+        base = cfg.group_lrs(0)[group]
+        if cfg.stages:
+            return lambda step: cfg.group_lrs(step // steps)[group] / base
+        return lambda step: max(0.0, 1.0 - step / total) ** cfg.poly_power
+
+    factors = [factor(i) for i in range(len(groups))]
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
+
+
+def train_mode(model: nn.Module, *, freeze_bn: bool) -> None:
+    """``model.train()``, with every BatchNorm back in eval mode when ``freeze_bn`` (running
+    statistics used and kept; scale and shift still learn)."""
+    model.train()
+    if freeze_bn:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 def _train_epoch(run: _Run, batches: Iterator[tuple[torch.Tensor, ...]], bar: tqdm) -> float:
     """One pass over the training batches; returns the mean loss."""
-    run.net.train()
+    train_mode(run.net, freeze_bn=run.freeze_bn)
     losses: list[float] = []
     for rgb, depth, labels in batches:
         with torch.no_grad():
@@ -246,8 +289,12 @@ def _save(
     )
 
 
-def main(cfg: TrainConfig) -> TrainResult:
-    """Train ``cfg.scheme`` and return its best/last checkpoint paths and best validation scores."""
+def main(cfg: TrainConfig, *, frames: tuple[FrameCache, FrameCache] | None = None) -> TrainResult:
+    """Train ``cfg.scheme`` and return its best/last checkpoint paths and best validation scores.
+
+    ``frames`` (training, validation) are ones already rendered for this config's data settings
+    (``asymfusion compare`` renders them once for all its runs); None renders them here.
+    """
     started = time.perf_counter()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -267,10 +314,8 @@ def main(cfg: TrainConfig) -> TrainResult:
     model.to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     preprocess.to(device)
 
-    train_set = FrameDataset(
-        load_frames(cfg, split="train", frames=cfg.train_frames, seed=cfg.train_seed), _augment(cfg), cfg.seed
-    )
-    val_cache = load_frames(cfg, split="val", frames=cfg.val_frames, seed=cfg.val_seed)
+    train_cache, val_cache = frames or load_train_val(cfg)
+    train_set = FrameDataset(train_cache, _augment(cfg), cfg.seed)
     sampler: DistributedSampler[int] = DistributedSampler(
         train_set, num_replicas=dist_info.world, rank=dist_info.rank, shuffle=True, seed=cfg.seed
     )
@@ -300,7 +345,7 @@ def main(cfg: TrainConfig) -> TrainResult:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    run = _Run(model, net, preprocess, optimizer, scheduler, scaler, use_amp)
+    run = _Run(model, net, preprocess, optimizer, scheduler, scaler, use_amp, cfg.freeze_bn)
 
     best_path, last_path = out / "best.pt", out / "last.pt"
     for epoch in range(start_epoch, cfg.epochs):
@@ -349,6 +394,14 @@ def main(cfg: TrainConfig) -> TrainResult:
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(best_path, last_path, best_metrics, time.perf_counter() - started)
+
+
+def load_train_val(cfg: TrainConfig) -> tuple[FrameCache, FrameCache]:
+    """The training and validation frames ``cfg`` asks for, rendered (or read) once."""
+    return (
+        load_frames(cfg, split="train", frames=cfg.train_frames, seed=cfg.train_seed),
+        load_frames(cfg, split="val", frames=cfg.val_frames, seed=cfg.val_seed),
+    )
 
 
 def _resume(
