@@ -129,3 +129,11 @@ def test_class_tags_at_centroids_with_enough_points() -> None:
     assert by_label[5].centroid[2] == pytest.approx(2.0)
     # 46 rows remain (row 1 void, row 2 without depth); the stray label 7 pixel is not a 0.
     assert by_label[0].count == (H - 2) * (W // 2) - 1
+
+
+def test_colorize_table_lookup_equals_the_gather() -> None:
+    palette = np.random.default_rng(0).integers(0, 256, (40, 3), dtype=np.uint8)
+    labels = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every id, past the palette too
+    expected = np.take(palette, labels, axis=0, mode="clip")
+    np.testing.assert_array_equal(colorize(labels, palette), expected)
+    np.testing.assert_array_equal(colorize(labels.astype(np.uint16), palette), expected)
