@@ -168,3 +168,20 @@ class Harness:
         self._thread.join(timeout=5.0)
         self.node.destroy_node()
         self.probe.destroy_node()
+
+
+def send_until(
+    harness: Harness, make: Any, done: Any, what: str, timeout: float = 10.0, every_s: float = 0.5
+) -> int:
+    """Publish ``make(stamp)`` -> (rgb, depth, info) every ``every_s`` until ``done(stamp)`` holds."""
+    sent: list[int] = []
+    for _ in range(int(timeout / every_s)):
+        sent.append(harness.stamp())
+        rgb, depth, info = make(sent[-1])
+        harness.camera.publish_messages(rgb=rgb, depth=depth, info=info)
+        try:
+            harness.wait_for(lambda: any(done(s) for s in sent), every_s, what)
+        except AssertionError:
+            continue
+        return next(s for s in sent if done(s))
+    raise AssertionError(f"timed out waiting for {what}")

@@ -23,7 +23,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from rclpy.parameter import Parameter  # noqa: E402
-from ros_harness import Harness  # noqa: E402
+from ros_harness import Harness, send_until  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
 
 from asymfusion_ros.inference.pipeline import Segmenter  # noqa: E402
@@ -188,26 +188,19 @@ def send_unregistered(h: Harness, depth_info: Any, done: Any, what: str) -> int:
         CameraInfo, "depth/camera_info", 5
     )
     h._depth_info_pub = info_pub  # type: ignore[attr-defined]
-    sent: list[int] = []
-    for _ in range(20):
-        sent.append(h.stamp())
-        colour_header = messages.build_header(factory, sent[-1], "camera_color_optical_frame")
-        depth_header = messages.build_header(factory, sent[-1], "camera_depth_optical_frame")
+
+    def make(stamp: int) -> tuple[Any, Any, Any]:
+        colour_header = messages.build_header(factory, stamp, "camera_color_optical_frame")
+        depth_header = messages.build_header(factory, stamp, "camera_depth_optical_frame")
         if depth_info is not None:
             info_pub.publish(messages.build_camera_info(factory, depth_header, DEPTH_K, 48, 64))
-        h.camera.publish_messages(
-            info=messages.build_camera_info(factory, colour_header, COLOUR_K, 48, 64),
-            depth=messages.build_image(factory, depth_header, step_depth()),
-            rgb=messages.build_image(
-                factory, colour_header, rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            ),
+        return (
+            messages.build_image(factory, colour_header, rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)),
+            messages.build_image(factory, depth_header, step_depth()),
+            messages.build_camera_info(factory, colour_header, COLOUR_K, 48, 64),
         )
-        try:
-            h.wait_for(lambda: any(done(s) for s in sent), 1.0, what)
-        except AssertionError:
-            continue
-        return next(s for s in sent if done(s))
-    raise AssertionError(f"timed out waiting for {what}")
+
+    return send_until(h, make, done, what, timeout=20.0, every_s=1.0)
 
 
 def cloud_depth(h: Harness, stamp: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from ros_harness import OUTPUTS, Harness, wall_frame  # noqa: E402
+from ros_harness import OUTPUTS, Harness, send_until, wall_frame  # noqa: E402
 
 from asymfusion_ros.classes import ClassSet  # noqa: E402
 from asymfusion_ros.inference.pipeline import Segmenter  # noqa: E402
@@ -140,21 +140,6 @@ def good_frame(harness: Harness, stamp: int, depth_m: np.ndarray | None = None) 
         depth_message(harness, "16UC1", stamp, depth_m),
         info_message(harness, stamp),
     )
-
-
-def send_until(harness: Harness, make: Any, done: Any, what: str, timeout: float = 10.0) -> int:
-    """Publish ``make(stamp)`` -> (rgb, depth, info) every 0.5 s until ``done(stamp)`` holds."""
-    sent: list[int] = []
-    for _ in range(int(timeout / 0.5)):
-        sent.append(harness.stamp())
-        rgb, depth, info = make(sent[-1])
-        harness.camera.publish_messages(rgb=rgb, depth=depth, info=info)
-        try:
-            harness.wait_for(lambda: any(done(s) for s in sent), 0.5, what)
-        except AssertionError:
-            continue
-        return next(s for s in sent if done(s))
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("colour", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])
