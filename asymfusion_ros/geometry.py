@@ -1,4 +1,4 @@
-"""Depth + intrinsics -> labeled 3-D points; label colouring; per-class 3-D tags.
+"""Depth + intrinsics -> labeled 3-D points; label colouring; per-class 3-D tags; RGB resizing.
 
 Numpy only (no torch, no rclpy), so the node, replay and the benchmark share it. Points are
 in the camera's optical frame (REP 103): x right, y down, z forward, metres. The pixel ray
@@ -161,21 +161,22 @@ def colorize(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     if labels.dtype == np.uint8 and labels.ndim == 2:
         # OpenCV's table lookup is twice numpy's gather at 640x480 (0.4 vs 0.8 ms), same bytes.
         table = palette[np.minimum(np.arange(256), len(palette) - 1)].reshape(256, 1, 3)
-        return cv2.LUT(cv2.merge([labels, labels, labels]), table)
+        return cv2.LUT(cv2.cvtColor(labels, cv2.COLOR_GRAY2BGR), table)
     return np.take(palette, labels, axis=0, mode="clip")
 
 
 def overlay(rgb: np.ndarray, color: np.ndarray, alpha: float) -> np.ndarray:
-    """Blend ``color`` over ``rgb``: (1 - alpha) * rgb + alpha * color, in 8-bit fixed point."""
-    if rgb.shape != color.shape:
-        raise ValueError(f"rgb {rgb.shape} and color {color.shape} must have the same shape")
+    """Blend ``color`` over ``rgb``: (1 - alpha) * rgb + alpha * color, rounded.
+
+    OpenCV's weighted sum: a third of numpy's uint16 fixed point at 640x480 (0.14 vs 0.45 ms).
+    """
+    if rgb.shape != color.shape or rgb.dtype != np.uint8 or color.dtype != np.uint8:
+        raise ValueError(
+            f"rgb {rgb.dtype} {rgb.shape} and color {color.dtype} {color.shape} must be uint8 of one shape"
+        )
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be within [0, 1], got {alpha}")
-    weight = np.uint16(round(alpha * 256))
-    blended = rgb.astype(np.uint16) * (np.uint16(256) - weight)
-    blended += color.astype(np.uint16) * weight
-    blended >>= 8
-    return blended.astype(np.uint8)
+    return cv2.addWeighted(rgb, 1.0 - alpha, color, alpha, 0.0)
 
 
 def class_tags(points: np.ndarray, classes: ClassSet, min_points: int = 50) -> list[ClassTag]:
@@ -203,3 +204,28 @@ def class_tags(points: np.ndarray, classes: ClassSet, min_points: int = 50) -> l
 
 
 __all__ = ["POINT_DTYPE", "ClassTag", "class_tags", "colorize", "labeled_points", "overlay"]
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) uint8 image at ``size`` (H, W): area averaging when shrinking, else linear.
+
+    OpenCV's area resize has a fast path only for integer factors; 640x480 -> 256x192 (2.5x)
+    takes 1.0 ms on its general path. So a shrink by k >= 2 whole times first takes the fast
+    integer-factor area step, then a bilinear step for the rest (< 2x, where bilinear barely
+    aliases): 0.16 ms, within 1.5 grey levels of one area step on average, and the shipped
+    model's labels equal to one area step's on 99.7 % of synthetic and 99.2 % of real NYUv2
+    pixels (docs/deployment_speed.md). Training, evaluation and deployment all resize here.
+    """
+    th, tw = size
+    h, w = rgb.shape[:2]
+    if (h, w) == (th, tw):
+        return rgb
+    if th * tw >= h * w:
+        return cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_LINEAR)
+    k = min(w // tw, h // th)
+    if k >= 2 and w % k == 0 and h % k == 0:
+        rgb = cv2.resize(rgb, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        if rgb.shape[:2] == (th, tw):
+            return rgb
+        return cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from asymfusion_ros.classes import IGNORE_INDEX, load_classes
-from asymfusion_ros.geometry import POINT_DTYPE, class_tags, colorize, labeled_points, overlay
+from asymfusion_ros.geometry import (
+    POINT_DTYPE,
+    class_tags,
+    colorize,
+    labeled_points,
+    overlay,
+    resize_rgb,
+)
 
 H, W = 48, 64
 K = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 24.0], [0.0, 0.0, 1.0]])
@@ -111,6 +119,37 @@ def test_colorize_and_overlay() -> None:
     np.testing.assert_array_equal(overlay(rgb, white, 0.0), rgb)
     np.testing.assert_array_equal(overlay(rgb, white, 1.0), white)
     assert abs(int(overlay(np.zeros_like(rgb), white, 0.5)[0, 0, 0]) - 128) <= 1
+    with pytest.raises(ValueError, match="uint8 of one shape"):
+        overlay(rgb, white[:1], 0.5)
+
+
+def smooth_image(h: int, w: int) -> np.ndarray:
+    """A photo-like image: smooth gradients plus mild noise (seeded)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([x / w * 200, y / h * 200, (x + y) / (w + h) * 255], axis=-1)
+    noise = np.random.default_rng(0).normal(0, 8, base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def test_resize_rgb_is_area_averaging_by_another_route() -> None:
+    """640x480 -> 256x192 (2.5x) goes 2x area then bilinear; it stays within 2 levels of one
+    area step on average (grey levels), and integer factors are exactly OpenCV's area resize."""
+    rgb = smooth_image(480, 640)
+    area = cv2.resize(rgb, (256, 192), interpolation=cv2.INTER_AREA)
+    fast = resize_rgb(rgb, (192, 256))
+    assert fast.shape == (192, 256, 3) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - area.astype(int)).mean() < 2.0
+    half = cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(resize_rgb(rgb, (240, 320)), half)
+    assert resize_rgb(rgb, (480, 640)) is rgb
+    grown = resize_rgb(rgb[:100, :100], (150, 150))
+    np.testing.assert_array_equal(
+        grown, cv2.resize(rgb[:100, :100], (150, 150), interpolation=cv2.INTER_LINEAR)
+    )
+    odd = rgb[:479, :639]  # no whole factor divides it: one area step
+    np.testing.assert_array_equal(
+        resize_rgb(odd, (192, 256)), cv2.resize(odd, (256, 192), interpolation=cv2.INTER_AREA)
+    )
 
 
 def test_class_tags_at_centroids_with_enough_points() -> None:

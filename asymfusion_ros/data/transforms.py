@@ -3,7 +3,7 @@ photometric and depth-sensor perturbations of training augmentation.
 
 Each transform moves rgb, depth and labels together and updates K, so the projection
 ``depth -> points`` stays right after augmentation. Interpolation follows what each modality
-can stand: rgb area (shrinking) or bilinear (growing); depth and labels nearest, because
+can stand: rgb area (shrinking, geometry.resize_rgb) or bilinear (growing); depth and labels nearest, because
 averaging across an edge invents depths and classes that are not there. Depth values (metres)
 are never rescaled: a resized image is the same scene seen through a longer or shorter lens.
 Padding: rgb 0, depth 0 (no return), labels 255 (void).
@@ -19,6 +19,7 @@ import numpy as np
 
 from asymfusion_ros.classes import IGNORE_INDEX
 from asymfusion_ros.data.sample import RGBDSample, scale_intrinsics
+from asymfusion_ros.geometry import resize_rgb
 
 
 def resize(sample: RGBDSample, size: tuple[int, int]) -> RGBDSample:
@@ -27,8 +28,7 @@ def resize(sample: RGBDSample, size: tuple[int, int]) -> RGBDSample:
     th, tw = size
     if (th, tw) == (h, w):
         return sample
-    shrink = th * tw < h * w
-    rgb = cv2.resize(sample.rgb, (tw, th), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    rgb = resize_rgb(sample.rgb, size)
     depth = cv2.resize(sample.depth_m, (tw, th), interpolation=cv2.INTER_NEAREST_EXACT)
     labels = None
     if sample.labels is not None:

@@ -1,6 +1,6 @@
 """Between camera and network size: where a frame goes in the network input, and back.
 
-Resizing in: RGB by area averaging when shrinking (linear when enlarging), depth by nearest
+Resizing in: RGB by area averaging when shrinking (geometry.resize_rgb), depth by nearest
 neighbour (averaging would invent depths across object edges and blend in invalid zeros).
 Labels and confidence come back by nearest neighbour, so a label is always one the network
 predicted, never an interpolated id.
@@ -21,6 +21,8 @@ from itertools import islice
 
 import cv2
 import numpy as np
+
+from asymfusion_ros.geometry import resize_rgb
 
 ASPECT_TOLERANCE = 0.01
 
@@ -54,11 +56,9 @@ def to_network(
     rgb: np.ndarray, depth_m: np.ndarray, fit: Fit, input_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """A camera frame resized (and letterboxed if ``fit`` says so) to the network input."""
-    size = (fit.width, fit.height)  # cv2 takes (width, height)
     if rgb.shape[:2] != (fit.height, fit.width):
-        shrinking = fit.height * fit.width < rgb.shape[0] * rgb.shape[1]
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-        depth_m = cv2.resize(depth_m, size, interpolation=cv2.INTER_NEAREST)
+        rgb = resize_rgb(rgb, (fit.height, fit.width))
+        depth_m = cv2.resize(depth_m, (fit.width, fit.height), interpolation=cv2.INTER_NEAREST)
     if fit.whole:
         return np.ascontiguousarray(rgb), np.ascontiguousarray(depth_m)
     net_rgb = np.zeros((*input_size, 3), np.uint8)

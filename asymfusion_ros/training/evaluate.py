@@ -25,6 +25,7 @@ from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data import DATA_SPECS
+from asymfusion_ros.geometry import resize_rgb
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
 from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -135,11 +136,7 @@ def _resize_inputs(sample: RGBDSample, size: tuple[int, int]) -> tuple[np.ndarra
     h, w = size
     if sample.rgb.shape[:2] == (h, w):
         return sample.rgb, sample.depth_m
-    shrinking = h * w < sample.rgb.shape[0] * sample.rgb.shape[1]
-    return (
-        cv2.resize(sample.rgb, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR),
-        cv2.resize(sample.depth_m, (w, h), interpolation=cv2.INTER_NEAREST),
-    )
+    return resize_rgb(sample.rgb, size), cv2.resize(sample.depth_m, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def _labelled(frames: Iterable[RGBDSample], source: str) -> Iterator[tuple[RGBDSample, np.ndarray]]:

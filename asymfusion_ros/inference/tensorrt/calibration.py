@@ -30,7 +30,6 @@ from asymfusion_ros.inference.letterbox import Frame, fit_frames
 LOG = logging.getLogger(__name__)
 
 
-
 class CalibrationSource(NamedTuple):
     """INT8 calibration frames (camera size) with their ``fingerprint`` (see :func:`fingerprint`)."""
 
