@@ -102,7 +102,12 @@ def test_demo_writes_figures_and_snapshots(tiny_onnx: Path, tmp_path: Path) -> N
     assert "fps" in result.stdout and "dropped" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_out"] > 0 and summary["fps"] > 0 and summary["latency_p50_ms"] > 0
-    assert summary["frames_in"] == summary["frames_out"] + summary["drops"] + summary["failed"]
+    # Every frame is accounted for; one may still be pending and one in the worker when the
+    # last /diagnostics went out (seen under load: 41 in, 16 out, 24 dropped, 1 in flight).
+    assert 0 <= summary["in_flight"] <= 2
+    assert summary["frames_in"] == (
+        summary["frames_out"] + summary["drops"] + summary["failed"] + summary["in_flight"]
+    )
     assert summary["node_exit_code"] == 0  # SIGINT: the node's try/finally shut it down cleanly
     for name, shape in (("overlay.png", (96, 128, 3)), ("labels.png", (96, 128, 3)), ("cloud.png", None)):
         image = cv2.imread(str(out / name))

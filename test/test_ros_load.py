@@ -12,6 +12,7 @@ rclpy = pytest.importorskip("rclpy")
 
 from ros_harness import Harness, wall_frame  # noqa: E402
 
+from asymfusion_ros.ros.diagnostics import PipelineStats  # noqa: E402
 from asymfusion_ros.ros.node_core import LatestSlot, SyncedFrame  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -46,6 +47,17 @@ def test_latest_slot_replaces_and_counts() -> None:
     assert slot.take() is None
 
 
+def test_in_flight_is_what_is_not_finished_yet() -> None:
+    stats = PipelineStats()
+    for replaced in (False, True, False, False, False):
+        stats.frame_in(replaced_unprocessed=replaced)
+    stats.frame_out(10.0, 5.0)
+    stats.frame_failed()
+    stats.frame_skipped()
+    snap = stats.snapshot()
+    assert (snap.frames_in, snap.drops, snap.in_flight) == (5, 1, 1)
+
+
 def test_60hz_for_4s(harness: Harness) -> None:
     frames = [wall_frame(240, 320, seed=i) for i in range(4)]
     harness.send(frames[0], ("overlay", "points"))  # warm-up: first inference, first allocations
@@ -64,8 +76,7 @@ def test_60hz_for_4s(harness: Harness) -> None:
     elapsed = time.monotonic() - start
 
     def settled() -> bool:
-        snap = stats.snapshot()
-        return snap.frames_in == snap.frames_out + snap.drops + snap.skipped + snap.failed
+        return stats.snapshot().in_flight == 0
 
     harness.wait_for(settled, 10.0, "the worker to finish the last frame")
     snap = stats.snapshot()

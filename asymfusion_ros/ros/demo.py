@@ -228,6 +228,7 @@ class Observer:
             "frames_out": int(diag["frames_out"]),
             "drops": int(diag["drops"]),
             "failed": int(diag["failed"]),
+            "in_flight": int(diag["in_flight"]),
             "problems": {p.value: int(diag[p.value]) for p in Problem if int(diag.get(p.value, 0))},
             "received": dict(self.counts),
             "classes_tagged": dict(self.tags_seen.most_common(12)),

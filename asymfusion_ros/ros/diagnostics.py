@@ -31,6 +31,9 @@ class Snapshot(NamedTuple):
     drops: int
     skipped: int
     failed: int
+    in_flight: int
+    """Frames received but not finished yet (the pending slot and the worker's frame): at most 2.
+    frames_in = frames_out + drops + skipped + failed + in_flight, so nothing goes uncounted."""
     fps: float
     latency_p50_ms: float
     latency_p95_ms: float
@@ -109,6 +112,7 @@ class PipelineStats:
                 drops=self._drops,
                 skipped=self._skipped,
                 failed=self._failed,
+                in_flight=self._frames_in - self._frames_out - self._drops - self._skipped - self._failed,
                 fps=float(fps),
                 latency_p50_ms=latency.p50_ms,
                 latency_p95_ms=latency.p95_ms,
@@ -154,6 +158,7 @@ def diagnostic_array(
         "drops": str(snap.drops),
         "skipped_unsubscribed": str(snap.skipped),
         "failed": str(snap.failed),
+        "in_flight": str(snap.in_flight),
         **{p.value: str(n) for p, n in snap.problems.items()},
         **info,
     }
