@@ -203,9 +203,6 @@ def class_tags(points: np.ndarray, classes: ClassSet, min_points: int = 50) -> l
     return tags
 
 
-__all__ = ["POINT_DTYPE", "ClassTag", "class_tags", "colorize", "labeled_points", "overlay"]
-
-
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """An (H, W, 3) uint8 image at ``size`` (H, W): area averaging when shrinking, else linear.
 
@@ -229,3 +226,6 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             return rgb
         return cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_LINEAR)
     return cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA)
+
+
+__all__ = ["POINT_DTYPE", "ClassTag", "class_tags", "colorize", "labeled_points", "overlay", "resize_rgb"]

@@ -3,10 +3,10 @@ photometric and depth-sensor perturbations of training augmentation.
 
 Each transform moves rgb, depth and labels together and updates K, so the projection
 ``depth -> points`` stays right after augmentation. Interpolation follows what each modality
-can stand: rgb area (shrinking, geometry.resize_rgb) or bilinear (growing); depth and labels nearest, because
-averaging across an edge invents depths and classes that are not there. Depth values (metres)
-are never rescaled: a resized image is the same scene seen through a longer or shorter lens.
-Padding: rgb 0, depth 0 (no return), labels 255 (void).
+can stand: rgb area (shrinking) or bilinear (growing), as ``geometry.resize_rgb`` does for
+every path; depth and labels nearest, because averaging across an edge invents depths and
+classes that are not there. Depth values (metres) are never rescaled: a resized image is the
+same scene seen through a longer or shorter lens. Padding: rgb 0, depth 0 (no return), labels 255 (void).
 """
 
 from __future__ import annotations
