@@ -52,13 +52,21 @@ class Fit:
         return cls((nh - height) // 2, (nw - width) // 2, height, width)
 
 
+def resize_frame(
+    rgb: np.ndarray, depth_m: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """RGB (``resize_rgb``: area when shrinking) and depth (nearest) stretched to ``size`` (H, W)."""
+    if rgb.shape[:2] == size:
+        return rgb, depth_m
+    depth_m = cv2.resize(depth_m, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    return resize_rgb(rgb, size), depth_m
+
+
 def to_network(
     rgb: np.ndarray, depth_m: np.ndarray, fit: Fit, input_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """A camera frame resized (and letterboxed if ``fit`` says so) to the network input."""
-    if rgb.shape[:2] != (fit.height, fit.width):
-        rgb = resize_rgb(rgb, (fit.height, fit.width))
-        depth_m = cv2.resize(depth_m, (fit.width, fit.height), interpolation=cv2.INTER_NEAREST)
+    rgb, depth_m = resize_frame(rgb, depth_m, (fit.height, fit.width))
     if fit.whole:
         return np.ascontiguousarray(rgb), np.ascontiguousarray(depth_m)
     net_rgb = np.zeros((*input_size, 3), np.uint8)

@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import DatasetError, RGBDSample, kinect_intrinsics, scale_intrinsics
-from asymfusion_ros.geometry import resize_rgb
+from asymfusion_ros.inference.letterbox import resize_frame
 from asymfusion_ros.ros import messages
 
 DEFAULT_FRAME_ID = "camera_color_optical_frame"
@@ -55,8 +54,7 @@ def folder_frames(
         frame_k = k if k is not None else kinect_intrinsics(rgb.shape[:2])
         if size is not None and size != rgb.shape[:2]:
             frame_k = scale_intrinsics(frame_k, size[1] / rgb.shape[1], size[0] / rgb.shape[0])
-            rgb = resize_rgb(rgb, size)
-            depth_m = cv2.resize(depth_m, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+            rgb, depth_m = resize_frame(rgb, depth_m, size)
         frames.append(RGBDSample(rgb, depth_m, None, frame_k))
     return frames
 

@@ -25,7 +25,7 @@ from asymfusion_ros import figures
 from asymfusion_ros.classes import ClassSet
 from asymfusion_ros.cli.args import image_size
 from asymfusion_ros.data import DATA_SPECS
-from asymfusion_ros.geometry import resize_rgb
+from asymfusion_ros.inference.letterbox import resize_frame
 from asymfusion_ros.metrics import ConfusionMatrix, Metrics
 from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -128,17 +128,6 @@ def score_torch(
     return scores
 
 
-def _resize_inputs(sample: RGBDSample, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """RGB (area when shrinking, else linear) and depth (nearest: no invented depths across edges)
-    at the network size, as the deployment Segmenter does."""
-    import cv2
-
-    h, w = size
-    if sample.rgb.shape[:2] == (h, w):
-        return sample.rgb, sample.depth_m
-    return resize_rgb(sample.rgb, size), cv2.resize(sample.depth_m, (w, h), interpolation=cv2.INTER_NEAREST)
-
-
 def _labelled(frames: Iterable[RGBDSample], source: str) -> Iterator[tuple[RGBDSample, np.ndarray]]:
     """Each frame with its labels; a frame without labels cannot be scored."""
     for i, sample in enumerate(frames):
@@ -193,7 +182,7 @@ def score_checkpoint(
         nonlocal size
         while chunk := list(itertools.islice(labelled, batch_size)):
             size = size or (int(chunk[0][1].shape[0]), int(chunk[0][1].shape[1]))
-            inputs = [_resize_inputs(sample, ckpt.input_size) for sample, _ in chunk]
+            inputs = [resize_frame(sample.rgb, sample.depth_m, ckpt.input_size) for sample, _ in chunk]
             yield (
                 torch.from_numpy(np.stack([rgb for rgb, _ in inputs])).to(device),
                 torch.from_numpy(np.stack([depth for _, depth in inputs])).to(device),
