@@ -17,12 +17,19 @@ from asymfusion_ros.classes import IGNORE_INDEX
 
 
 class Metrics(NamedTuple):
-    """Scores in [0, 1]; ``per_class_iou[i]`` is NaN for a class absent from target and prediction."""
+    """Scores in [0, 1]; ``per_class_iou[i]`` is NaN for a class absent from target and prediction.
+
+    ``miou`` averages every class seen in target or prediction, so on a handful of frames each
+    class predicted but absent weighs a full 0; ``miou_gt`` averages only the classes present
+    in the target, which is what mIoU over a whole benchmark test set (every class present)
+    comes to, and so the figure a few frames can stand in for.
+    """
 
     pixel_acc: float
     mean_acc: float
     miou: float
     per_class_iou: tuple[float, ...]
+    miou_gt: float = math.nan
 
     def to_dict(self, names: tuple[str, ...] | None = None) -> dict[str, Any]:
         """JSON-able dict; per-class IoU keyed by class name when names are given (NaN -> None)."""
@@ -31,6 +38,7 @@ class Metrics(NamedTuple):
             "pixel_acc": self.pixel_acc,
             "mean_acc": self.mean_acc,
             "miou": self.miou,
+            "miou_gt": self.miou_gt,
             "per_class_iou": {
                 k: (None if math.isnan(v) else v) for k, v in zip(keys, self.per_class_iou, strict=True)
             },
@@ -92,6 +100,7 @@ class ConfusionMatrix:
             mean_acc=_nanmean(acc),
             miou=_nanmean(iou),
             per_class_iou=tuple(float(v) for v in iou),
+            miou_gt=_nanmean(np.where(gt > 0, iou, np.nan)),
         )
 
 

@@ -24,6 +24,7 @@ def test_hand_computed_three_classes() -> None:
     # IoU: c0 = 2/(3+2-2)=2/3, c1 = 1/(2+2-1)=1/3, c2 = 1/(1+2-1)=1/2
     assert m.per_class_iou == pytest.approx((2 / 3, 1 / 3, 1 / 2))
     assert m.miou == pytest.approx((2 / 3 + 1 / 3 + 1 / 2) / 3)
+    assert m.miou_gt == m.miou  # every class occurs in the target
 
 
 def test_absent_class_is_excluded_but_false_positive_class_counts() -> None:
@@ -35,6 +36,7 @@ def test_absent_class_is_excluded_but_false_positive_class_counts() -> None:
     assert m.per_class_iou[3] == 0.0
     assert m.per_class_iou[:2] == pytest.approx((1.0, 0.5))
     assert m.miou == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert m.miou_gt == pytest.approx((1.0 + 0.5) / 2)  # only the classes in the target
     assert m.mean_acc == pytest.approx((1.0 + 0.5) / 2)
     assert m.to_dict(("a", "b", "c", "d"))["per_class_iou"] == {"a": 1.0, "b": 0.5, "c": None, "d": 0.0}
 
@@ -47,7 +49,7 @@ def test_accumulates_across_updates_accepts_tensors_and_resets() -> None:
     assert cm.compute().pixel_acc == pytest.approx(3 / 4)
     cm.reset()
     assert cm.matrix.sum() == 0
-    assert math.isnan(cm.compute().miou)
+    assert math.isnan(cm.compute().miou) and math.isnan(cm.compute().miou_gt)
 
 
 def test_bad_inputs_are_refused() -> None:

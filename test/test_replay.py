@@ -107,6 +107,8 @@ def test_replay_cli_writes_report_and_output_bag(
         assert key in saved
     assert set(saved["latency"]["total"]) >= {"p50", "p95", "max"}
     assert saved["metrics"]["miou"] is not None
+    assert saved["metrics"]["miou_gt"] >= saved["metrics"]["miou"]  # absent classes weigh nothing
+    assert "over the classes in the ground truth" in (report_dir / "report.md").read_text()
     files = {p.name for p in report_dir.iterdir()}
     assert {"report.json", "report.md", "latency.png", "confusion.png", "overlay_00.png"} <= files
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from asymfusion_ros.metrics import ConfusionMatrix
-from asymfusion_ros.replay.report import ReplayReport, plot_confusion
+from asymfusion_ros.replay.report import ReplayReport, percent, plot_confusion, scores_text
 from asymfusion_ros.replay.task import BagResult, BagStatus
 from asymfusion_ros.replay.worst import WorstFrame
 
@@ -127,10 +127,6 @@ def bag_lines(results: list[BagResult]) -> list[str]:
     return lines
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
-
-
 def _markdown(data: dict[str, Any], total: ReplayReport, results: list[BagResult], count: int) -> str:
     statuses = Counter(r.status.value for r in results)
     out = [
@@ -145,8 +141,7 @@ def _markdown(data: dict[str, Any], total: ReplayReport, results: list[BagResult
     if scores is not None:
         out += [
             f"Over {scores['frames']} labelled frames of every bag (one summed confusion matrix): "
-            f"pixel acc {_pct(scores['pixel_acc'])}, mean acc {_pct(scores['mean_acc'])}, "
-            f"**mIoU {_pct(scores['miou'])}**.",
+            f"{scores_text(scores, '**')}.",
             "",
         ]
     out += [
@@ -162,13 +157,13 @@ def _markdown(data: dict[str, Any], total: ReplayReport, results: list[BagResult
         link = f"[report]({entry['report']}/report.md)" if entry["report"] else "-"
         out.append(
             f"| `{entry['path']}` | {status} | {entry['frames']} | {sum(entry['skipped'].values())} | "
-            f"{_pct(metrics.get('miou'))} | {_pct(metrics.get('pixel_acc'))} | {problems} | {link} |"
+            f"{percent(metrics.get('miou'))} | {percent(metrics.get('pixel_acc'))} | {problems} | {link} |"
         )
     out.append("")
     if scores is not None:
         out += ["| class | IoU |", "| --- | --- |"]
         ious = scores["per_class_iou"].items()
-        out += [f"| {name} | {_pct(iou)} |" for name, iou in ious if iou is not None]
+        out += [f"| {name} | {percent(iou)} |" for name, iou in ious if iou is not None]
         out.append("")
     if total.skipped:
         out += ["| skipped (all bags) | count |", "| --- | --- |"]
@@ -181,7 +176,7 @@ def _markdown(data: dict[str, Any], total: ReplayReport, results: list[BagResult
     if worst:
         out += ["## Worst frames", "", "colour | prediction | ground truth, lowest frame mIoU first.", ""]
         out += [
-            f"![{name} at {frame.stamp_ns} ns: mIoU {_pct(frame.miou)}]({BAGS_DIR}/{name}/{frame.file})"
+            f"![{name} at {frame.stamp_ns} ns: mIoU {percent(frame.miou)}]({BAGS_DIR}/{name}/{frame.file})"
             for name, frame in worst
         ]
         out.append("")

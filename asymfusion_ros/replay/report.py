@@ -117,8 +117,19 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A score as "12.3 %", or "n/a" when undefined."""
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
+
+
+def scores_text(scores: dict[str, Any], emphasis: str = "") -> str:
+    """Pixel acc, mean acc and mIoU (wrapped in ``emphasis``, e.g. ``**``) as percentages, with
+    the mIoU over the classes in the ground truth: on a short bag, the figure a test set gives."""
+    miou = f"{emphasis}mIoU {percent(scores['miou'])}{emphasis}"
+    return (
+        f"pixel acc {percent(scores['pixel_acc'])}, mean acc {percent(scores['mean_acc'])}, {miou} "
+        f"(over the classes in the ground truth: {percent(scores.get('miou_gt'))})"
+    )
 
 
 def summary_lines(report: ReplayReport) -> list[str]:
@@ -133,10 +144,7 @@ def summary_lines(report: ReplayReport) -> list[str]:
     lines.extend(f"warning: {w}" for w in report.warnings)
     scores = report.metrics()
     if scores is not None:
-        lines.append(
-            f"pixel acc {_pct(scores['pixel_acc'])}, mean acc {_pct(scores['mean_acc'])}, "
-            f"mIoU {_pct(scores['miou'])} over {scores['frames']} labelled frames"
-        )
+        lines.append(f"{scores_text(scores)} over {scores['frames']} labelled frames")
     total = report.latency().get("total")
     if total:
         lines.append(f"latency p50 {total['p50']:.1f} ms, p95 {total['p95']:.1f} ms; {report.fps:.1f} fps")
@@ -168,14 +176,13 @@ def _markdown(report: ReplayReport) -> str:
         out += ["No ground truth: no scores.", ""]
     else:
         out += [
-            f"Over {scores['frames']} labelled frames: pixel acc {_pct(scores['pixel_acc'])}, "
-            f"mean acc {_pct(scores['mean_acc'])}, **mIoU {_pct(scores['miou'])}**.",
+            f"Over {scores['frames']} labelled frames: {scores_text(scores, '**')}.",
             "",
             "| class | IoU |",
             "| --- | --- |",
         ]
         ious = scores["per_class_iou"].items()
-        out += [f"| {name} | {_pct(iou)} |" for name, iou in ious if iou is not None]
+        out += [f"| {name} | {percent(iou)} |" for name, iou in ious if iou is not None]
         out.append("")
     out += ["| stage | p50 ms | p95 ms | max ms |", "| --- | --- | --- | --- |"]
     out += [f"| {s} | {v['p50']:.1f} | {v['p95']:.1f} | {v['max']:.1f} |" for s, v in data["latency"].items()]

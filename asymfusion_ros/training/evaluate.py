@@ -258,11 +258,11 @@ def format_report(result: EvalResult) -> str:
     m = result.metrics
     lines = [
         f"model {result.model_path}  ({result.size[0]}x{result.size[1]})",
-        f"{'output':<10} {'pixel acc':>9} {'mean acc':>9} {'mIoU':>7}",
-        f"{'fused':<10} {m.pixel_acc:9.4f} {m.mean_acc:9.4f} {m.miou:7.4f}",
+        f"{'output':<10} {'pixel acc':>9} {'mean acc':>9} {'mIoU':>7} {'mIoU (classes in gt)':>20}",
     ]
     lines += [
-        f"{name:<10} {s.pixel_acc:9.4f} {s.mean_acc:9.4f} {s.miou:7.4f}" for name, s in result.streams.items()
+        f"{name:<10} {s.pixel_acc:9.4f} {s.mean_acc:9.4f} {s.miou:7.4f} {s.miou_gt:20.4f}"
+        for name, s in (("fused", m), *result.streams.items())
     ]
     lines.append("per-class IoU:")
     lines += [
