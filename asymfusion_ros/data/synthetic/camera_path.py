@@ -46,8 +46,10 @@ def _open_distance(size: Vec3, x: float, z: float, yaw: float) -> float:
 
 
 def random_camera_path(layout: RoomLayout, rng: np.random.Generator) -> CameraPath | None:
-    """A free path in the room that never stares at a wall from close by, aimed (mid-path) at
-    a cue item most of the time; None if no such path is found."""
+    """A free path in the room that never stares at a bare wall from close by, aimed (mid-path)
+    at a cue item or a piece of furniture most of the time, as people point a camera at things;
+    None if no such path is found."""
+    targets = layout.targets + [s.center_m for s in layout.solids]
     size_x, _, size_z = layout.size
     for _ in range(200):
         x0, z0 = rng.uniform(0.6, size_x - 0.6), rng.uniform(0.6, size_z - 0.6)
@@ -59,8 +61,8 @@ def random_camera_path(layout: RoomLayout, rng: np.random.Generator) -> CameraPa
             x1, z1 = x0, z0
         mx, mz = (x0 + x1) / 2, (z0 + z1) / 2
         height = rng.uniform(1.0, 1.6)
-        far_targets = [t for t in layout.targets if math.hypot(t[0] - mx, t[2] - mz) > 1.4]
-        if far_targets and rng.random() < 0.75:
+        far_targets = [t for t in targets if math.hypot(t[0] - mx, t[2] - mz) > 1.5]
+        if far_targets and rng.random() < 0.85:
             tx, ty, tz = far_targets[int(rng.integers(len(far_targets)))]
             yaw = math.atan2(tx - mx, tz - mz) + rng.uniform(-0.3, 0.3)
             pitch = math.atan2(ty - height, math.hypot(tx - mx, tz - mz)) + rng.uniform(-0.15, 0.15)

@@ -146,12 +146,15 @@ def rug(layout: RoomLayout) -> None:
     w, d = min(rng.uniform(0.8, 2.5), size_x - 0.6), min(rng.uniform(0.6, 1.8), size_z - 0.6)
     x0, z0 = rng.uniform(0.3, size_x - 0.3 - w), rng.uniform(0.3, size_z - 0.3 - d)
     pattern = Pattern(
-        rng.choice([Pattern.STRIPES.value, Pattern.TILES.value, Pattern.NOISE.value, Pattern.PLAIN.value])
+        rng.choice(
+            [Pattern.STRIPES.value, Pattern.TILES.value, Pattern.NOISE.value, Pattern.PLAIN.value],
+            p=[0.15, 0.15, 0.35, 0.35],
+        )
     )
     mat = Material(
         object_material(rng, avoid=layout.floor).color,
         pattern,
-        any_color(rng, (0.2, 0.9), (0.1, 0.9)),
+        any_color(rng, (0.1, 0.6), (0.1, 0.9)),
         rng.uniform(0.1, 0.5),
         *floor_axes(rng),
         rng.uniform(0.2, 0.8),

@@ -2,10 +2,12 @@
 
 A room is a bedroom, living room, office, kitchen, classroom or a mixed room (equally likely),
 each furnished the way such rooms are: beds with night stands against walls, sofas facing a
-TV, desks with monitors and chairs, counter runs under wall cabinets, rows of tables. Every
-room still carries each designed-in cue at least once (a painted cabinet, a floor-made
-platform, a picture, a rug). To add an object kind, write its builder in :mod:`.furniture`,
-:mod:`.seating`, :mod:`.storage` or :mod:`.decor` and call it here.
+TV, desks with monitors and chairs, counter runs under wall cabinets, rows of tables, two to
+four pieces along every wall. Every room carries the appearance-only cues (a picture, a rug);
+the geometry-only ones are drawn per room (:data:`PAINTED_CABINET_P`, :data:`PLATFORM_P`), as
+a floor-made platform in every room would teach that any low box is a bed. To add an object
+kind, write its builder in :mod:`.furniture`, :mod:`.seating`, :mod:`.storage` or
+:mod:`.decor` and call it here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from asymfusion_ros.data.synthetic.seating import armchair, person, sofa, stool
 from asymfusion_ros.data.synthetic.storage import bookshelf, boxes, counter, desk, tv_stand
 
 WallBuilder = Callable[[RoomLayout, Surface], None]
+
+PAINTED_CABINET_P = 0.5
+"""Share of rooms with a cabinet painted exactly like the wall behind it."""
+PLATFORM_P = 0.3
+"""Share of rooms with a platform made of the floor's material."""
 
 
 def _tall_cabinet(layout: RoomLayout, wall: Surface) -> None:
@@ -85,7 +92,7 @@ def _furnish_type(layout: RoomLayout, kind: str) -> None:
     builders = ROOM_TYPES[kind]
     weights = np.array([w for _, w in builders], dtype=np.float64)
     for wall in order:
-        for _ in range(int(rng.integers(1, 4))):
+        for _ in range(int(rng.integers(2, 5))):
             build = builders[int(rng.choice(len(builders), p=weights / weights.sum()))][0]
             build(layout, wall)
 
@@ -97,8 +104,8 @@ def _free_point(layout: RoomLayout) -> tuple[float, float]:
 
 
 def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
-    """A furnished room of a random type with at least one painted cabinet, one floor platform,
-    one picture and one rug."""
+    """A furnished room of a random type with at least one picture and one rug, often a
+    painted cabinet and a floor platform."""
     size: Vec3 = (rng.uniform(3.0, 6.5), rng.uniform(2.4, 3.0), rng.uniform(3.0, 7.0))
     layout = RoomLayout(rng, size)
     walls = list(WALLS)
@@ -107,8 +114,10 @@ def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
     for _ in range(int(rng.choice([0, 1, 1, 2]))):
         window(layout, walls[int(rng.integers(4))])
     order = rng.permutation(4)
-    cabinet(layout, walls[order[0]], painted=True)
-    bed(layout, walls[order[1]], platform=True)
+    if rng.random() < PAINTED_CABINET_P:
+        cabinet(layout, walls[order[0]], painted=True)
+    if rng.random() < PLATFORM_P:
+        bed(layout, walls[order[1]], platform=True)
     _furnish_type(layout, str(rng.choice(list(ROOM_TYPES))))
     for wall in walls:
         for _ in range(int(rng.choice([0, 1, 1, 2]))):

@@ -61,7 +61,7 @@ class RoomLayout:
         self.footprints: list[tuple[float, float, float, float]] = []
         self.placed: dict[Surface, list[Placed]] = {w: [] for w in WALLS}
         self.targets: list[Vec3] = []
-        """Centres of the complementary-cue items; cameras like to look at them."""
+        """Centres of the complementary-cue items; cameras like to look at them (and at furniture)."""
 
     def slot(self, wall: Surface, width: float, y0: float, y1: float, depth: float) -> float | None:
         """Centre along ``wall`` of a free slot ``width`` wide at heights [y0, y1] reaching

@@ -35,10 +35,11 @@ def near_color(rng: np.random.Generator, c: Vec3, spread: float) -> Vec3:
 
 
 def wall_paint(rng: np.random.Generator) -> tuple[Material, Material, Material, Material]:
-    """One paint for all four walls, its pattern laid in each wall's own plane."""
+    """One paint for all four walls, its pattern laid in each wall's own plane: mostly plain or
+    faintly mottled paint, as in real rooms; wallpaper stripes are rare."""
     color = any_color(rng, (0.02, 0.3), (0.55, 0.92))
     pattern = Pattern(
-        rng.choice([Pattern.PLAIN.value, Pattern.NOISE.value, Pattern.STRIPES.value], p=[0.35, 0.4, 0.25])
+        rng.choice([Pattern.PLAIN.value, Pattern.NOISE.value, Pattern.STRIPES.value], p=[0.55, 0.4, 0.05])
     )
     color2 = near_color(rng, color, 0.12 if pattern is Pattern.STRIPES else 0.07)
     period = rng.uniform(0.08, 0.35) if pattern is Pattern.STRIPES else rng.uniform(0.4, 2.0)
@@ -83,6 +84,12 @@ def floor_material(rng: np.random.Generator) -> Material:
     return _two_tone(rng, color, Pattern.NOISE, 0.08, (0.3, 1.5), axes, (0, 6))
 
 
+def furniture_saturation(rng: np.random.Generator) -> tuple[float, float]:
+    """Saturation range of a furniture colour: real furniture is mostly white, grey, black or
+    muted (0-0.45); a loud colour (up to 0.85) only one time in seven."""
+    return (0.0, 0.45) if rng.random() < 0.85 else (0.45, 0.85)
+
+
 def object_material(rng: np.random.Generator, avoid: Material | None = None) -> Material:
     """Wood, paint or fabric, sometimes very dark (a poor depth return); ``avoid``: stay clearly
     brighter or darker than that material so the object shows in RGB."""
@@ -97,7 +104,7 @@ def object_material(rng: np.random.Generator, avoid: Material | None = None) -> 
     if roll < 0.4:
         color = _hsv(rng, (0.03, 0.12), (0.3, 0.8), val)
         return _two_tone(rng, color, Pattern.GRAIN, 0.1, (0.05, 0.2), axes, (0, 6))
-    color = any_color(rng, (0.05, 0.8), val)
+    color = any_color(rng, furniture_saturation(rng), val)
     pattern = Pattern.PLAIN if roll < 0.75 else Pattern.NOISE
     return _two_tone(rng, color, pattern, 0.06, (0.2, 0.8), axes, (0, 6))
 
@@ -108,7 +115,7 @@ def fabric_material(rng: np.random.Generator, avoid: Material | None = None) -> 
     if avoid is not None:
         v = max(avoid.color)
         val = (0.1, max(v - 0.25, 0.12)) if v > 0.5 else (min(v + 0.25, 0.85), 0.95)
-    color = any_color(rng, (0.05, 0.7), val)
+    color = any_color(rng, furniture_saturation(rng), val)
     axes = (unit_axis(0), UP) if rng.random() < 0.5 else (unit_axis(2), UP)
     return _two_tone(rng, color, Pattern.FABRIC, 0.12, (0.05, 0.4), axes, (0, 6))
 
