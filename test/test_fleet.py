@@ -209,7 +209,10 @@ def test_stop_reports_what_finished(fleet: Path, model: ModelSpec, jobs: int) ->
     tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / name for name in LENGTHS])
     results, _ = run_fleet(tasks, model, _StopOnStart(tasks, threading.Event(), False), jobs=jobs)
     assert results[-1].status is BagStatus.NOT_RUN and results[-1].report is None
-    assert results[0].status in (BagStatus.INTERRUPTED, BagStatus.DONE)
+    # with two workers either of the first two bags may start first; the other may then be
+    # stopped before it starts
+    ran = [r for r in results if r.status is not BagStatus.NOT_RUN]
+    assert ran and all(r.status in (BagStatus.INTERRUPTED, BagStatus.DONE) for r in ran)
     total = merge(results, model="tiny", backend="onnxruntime", class_names=model.load().classes.names)
     assert total.interrupted and 1 <= total.frames < sum(LENGTHS.values())
     if jobs == 1:  # in this process the stop is seen after the first frame
