@@ -13,6 +13,7 @@ import pytest
 from asymfusion_ros.data import DatasetError, open_dataset, split_seed
 from asymfusion_ros.data.sample import kinect_intrinsics
 from asymfusion_ros.data.synthetic import (
+    BATHTUB,
     BED,
     BOOKS,
     BOOKSHELF,
@@ -24,12 +25,17 @@ from asymfusion_ros.data.synthetic import (
     DESK,
     FLOOR,
     FLOOR_MAT,
+    MIRROR,
     NIGHT_STAND,
     OTHERPROP,
     PICTURE,
     PILLOW,
+    SHOWER_CURTAIN,
+    SINK,
     SOFA,
     TELEVISION,
+    TOILET,
+    TOWEL,
     VOID,
     WALL,
     Decal,
@@ -92,12 +98,12 @@ def test_rooms_and_frames_match_the_recorded_hashes() -> None:
     """
     scenes = SyntheticScenes((60, 80), 3, frames_per_room=30)
     room, path = scenes.scene(0)
-    assert hashlib.sha256(repr((room, path)).encode()).hexdigest()[:16] == "526cbf863b868837"
+    assert hashlib.sha256(repr((room, path)).encode()).hexdigest()[:16] == "c318b6dbe4c20c14"
     sample = scenes.frame(7)
     assert sample.labels is not None
     planes = (sample.rgb, sample.depth_m, sample.labels)
     digest = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in planes)).hexdigest()
-    assert digest[:16] == "2f29c96d76fc4425"
+    assert digest[:16] == "ed5c20887f24ef37"
 
 
 def test_frame_record_types_and_classes() -> None:
@@ -290,9 +296,10 @@ def test_room_types_bring_real_furniture_classes() -> None:
     """Across rooms, the generator places the furniture of real rooms, each under its NYU40 class."""
     scenes = SyntheticScenes(SIZE, seed=0, frames_per_room=1)
     labels: set[int] = set()
-    for i in range(40):
+    for i in range(80):
         room = scenes.scene(i)[0]
         labels |= {s.label for s in room.solids} | {d.label for d in room.decals}
     assert labels <= set(CLASSES) | {VOID}
     expected = {SOFA, BOOKSHELF, BOOKS, PILLOW, DESK, COUNTER, TELEVISION, NIGHT_STAND, CURTAIN, CHAIR, BED}
+    expected |= {BATHTUB, SHOWER_CURTAIN, TOILET, SINK, MIRROR, TOWEL}
     assert expected <= labels, expected - labels

@@ -351,9 +351,10 @@ def test_replay_and_make_bag_do_not_import_rclpy_or_torch() -> None:
 def test_default_model_scores_high_on_its_own_kind_of_data(tmp_path: Path) -> None:
     """The shipped model on synthetic frames it was not trained on (seed 123), through a bag.
 
-    Chance is about 1/40 mIoU. The shipped model's held-out evaluation on these rooms says
-    0.79 pixel accuracy and 0.41 mIoU (0.79 and 0.19 on these six frames: in few frames the
-    rare classes it gets partly wrong weigh as much as the wall), hence the margin.
+    Sixty frames are two rooms (rooms differ a lot: on the first one alone the model gets 0.43
+    pixel accuracy). Chance is about 1/34 mIoU, and calling everything wall, the largest
+    class, gets 0.28 pixel accuracy here. The model gets 0.53 and 0.20 mIoU on these frames,
+    0.76 and 0.34 over 200 held-out frames of as many rooms; hence the margins.
     """
     from asymfusion_ros.resources import ResourceError, resolve_model
 
@@ -363,9 +364,9 @@ def test_default_model_scores_high_on_its_own_kind_of_data(tmp_path: Path) -> No
         pytest.skip("the default model is not shipped in this checkout")
     default = Segmenter.from_path(model, backend="onnxruntime")
     bag = tmp_path / "default"
-    make_bag.write_synthetic_bag(bag, frames=6, rate_hz=30.0, size=default.backend.input_size, seed=123)
+    make_bag.write_synthetic_bag(bag, frames=60, rate_hz=30.0, size=default.backend.input_size, seed=123)
     report = replay(_config(bag), default)
     metrics = report.metrics()
-    assert report.frames == 6 and metrics is not None
-    assert metrics["pixel_acc"] > 0.65
+    assert report.frames == 60 and metrics is not None
+    assert metrics["pixel_acc"] > 0.45
     assert metrics["miou"] > 0.12

@@ -8,16 +8,17 @@ casting of every pixel against every primitive, each solid tested only inside it
 bounding rectangle. The camera is a pinhole with the NYUv2 Kinect intrinsics scaled to the
 image size, held 1.0-1.6 m above the floor, looking roughly horizontally.
 
-Rooms (:mod:`.furnish`) are bedrooms, living rooms, offices, kitchens, classrooms or mixed
-rooms, furnished with objects of real shape and size built from parts: beds (frame, mattress,
-duvet, pillows, headboard) with night stands, sofas (base, cushions, back, arms, pillows),
-armchairs, chairs, stools, tables and desks (top, legs, drawer block, monitor), bookcases and
-wall shelves holding runs of books, kitchen counters under wall cabinets, TV stands, boxes,
-lamps, people, curtains and blinds at windows. Classes are NYUv2-40 ids (0-based as in
-``config/classes/nyu40.yaml``), see :data:`CLASSES` (28 of the 40); clutter on table and
+Rooms (:mod:`.furnish`) are bedrooms, living rooms, offices, kitchens, classrooms, bathrooms
+or mixed rooms, furnished with objects of real shape and size built from parts: beds (frame,
+mattress, duvet, pillows, headboard) with night stands, sofas (base, cushions, back, arms,
+pillows), armchairs, chairs, stools, tables and desks (top, legs, drawer block, monitor),
+bookcases and wall shelves holding runs of books, kitchen counters under wall cabinets, TV
+stands, boxes, lamps, people, curtains and blinds at windows, bathtubs with shower curtains,
+toilets, basins on vanities under mirrors, towels. Classes are NYUv2-40 ids (0-based as in
+``config/classes/nyu40.yaml``), see :data:`CLASSES` (34 of the 40); clutter on table and
 cabinet tops is otherprop, as NYUv2's 40-class set files small things, and 255 (void) marks
-the few boxes left unlabelled. Rooms are 3-7 m across with two to four pieces along every
-wall, so furniture fills much of a view, as in NYUv2's frames.
+the few boxes left unlabelled. Rooms are 3-7 m across (bathrooms 2.2-3.5 m) with two to four
+pieces along every wall, so furniture fills much of a view, as in NYUv2's frames.
 
 Designed-in complementary cues (every room has an appearance-only one; half of the rooms a
 painted cabinet and three in ten a floor platform, as a platform in every room would teach
@@ -60,9 +61,9 @@ camera settings only on (seed, index); nothing depends on rendering order or on 
 except the pixels.
 
 Modules: :mod:`.scene` (the records), :mod:`.materials` (random materials), :mod:`.layout`
-(a room while it is furnished), :mod:`.furniture`, :mod:`.seating`, :mod:`.storage` and
-:mod:`.decor` (one builder per object kind), :mod:`.furnish` (room types and lights),
-:mod:`.raycast` and :mod:`.render` (drawing, shading), :mod:`.sensor` (camera defects),
+(a room while it is furnished), :mod:`.furniture`, :mod:`.seating`, :mod:`.storage`,
+:mod:`.bathroom` and :mod:`.decor` (one builder per object kind), :mod:`.furnish` (room types
+and lights), :mod:`.raycast` and :mod:`.render` (drawing, shading), :mod:`.sensor` (camera defects),
 :mod:`.camera_path`, :mod:`.scenes` (the frame stream).
 """
 
@@ -71,6 +72,7 @@ from asymfusion_ros.data.synthetic.furnish import random_room
 from asymfusion_ros.data.synthetic.layout import RoomLayout
 from asymfusion_ros.data.synthetic.render import render
 from asymfusion_ros.data.synthetic.scene import (
+    BATHTUB,
     BED,
     BLINDS,
     BOOKS,
@@ -87,6 +89,7 @@ from asymfusion_ros.data.synthetic.scene import (
     FLOOR,
     FLOOR_MAT,
     LAMP,
+    MIRROR,
     NIGHT_STAND,
     OTHERFURNITURE,
     OTHERPROP,
@@ -94,9 +97,13 @@ from asymfusion_ros.data.synthetic.scene import (
     PICTURE,
     PILLOW,
     SHELVES,
+    SHOWER_CURTAIN,
+    SINK,
     SOFA,
     TABLE,
     TELEVISION,
+    TOILET,
+    TOWEL,
     VOID,
     WALL,
     WHITEBOARD,
@@ -114,6 +121,7 @@ from asymfusion_ros.data.synthetic.scenes import SyntheticScenes
 from asymfusion_ros.data.synthetic.sensor import SensorModel
 
 __all__ = [
+    "BATHTUB",
     "BED",
     "BLINDS",
     "BOOKS",
@@ -130,6 +138,7 @@ __all__ = [
     "FLOOR",
     "FLOOR_MAT",
     "LAMP",
+    "MIRROR",
     "NIGHT_STAND",
     "OTHERFURNITURE",
     "OTHERPROP",
@@ -137,9 +146,13 @@ __all__ = [
     "PICTURE",
     "PILLOW",
     "SHELVES",
+    "SHOWER_CURTAIN",
+    "SINK",
     "SOFA",
     "TABLE",
     "TELEVISION",
+    "TOILET",
+    "TOWEL",
     "VOID",
     "WALL",
     "WHITEBOARD",

@@ -1,13 +1,14 @@
 """A random furnished room: its type, which builders run and how often, and its lights.
 
-A room is a bedroom, living room, office, kitchen, classroom or a mixed room (equally likely),
-each furnished the way such rooms are: beds with night stands against walls, sofas facing a
-TV, desks with monitors and chairs, counter runs under wall cabinets, rows of tables, two to
-four pieces along every wall. Every room carries the appearance-only cues (a picture, a rug);
-the geometry-only ones are drawn per room (:data:`PAINTED_CABINET_P`, :data:`PLATFORM_P`), as
-a floor-made platform in every room would teach that any low box is a bed. To add an object
-kind, write its builder in :mod:`.furniture`, :mod:`.seating`, :mod:`.storage` or
-:mod:`.decor` and call it here.
+A room is a bedroom, living room, office, kitchen, classroom, bathroom or a mixed room
+(equally likely; bathrooms 2.2-3.5 m across, the others 3-7 m), each furnished the way such
+rooms are: beds with night stands against walls, sofas facing a TV, desks with monitors and
+chairs, counter runs under wall cabinets, rows of tables, a tub, a toilet and a basin under a
+mirror; two to four pieces along every wall. Every room carries the appearance-only cues (a
+picture, a rug); the geometry-only ones are drawn per room (:data:`PAINTED_CABINET_P`,
+:data:`PLATFORM_P`), as a floor-made platform in every room would teach that any low box is
+a bed. To add an object kind, write its builder in :mod:`.furniture`, :mod:`.seating`,
+:mod:`.storage`, :mod:`.bathroom` or :mod:`.decor` and call it here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from asymfusion_ros.data.synthetic.bathroom import bathtub, toilet, towel, vanity
 from asymfusion_ros.data.synthetic.decor import door, picture, rug, whiteboard, window
 from asymfusion_ros.data.synthetic.furniture import ball, bed, cabinet, centre_table, floor_prop, table
 from asymfusion_ros.data.synthetic.layout import RoomLayout
@@ -50,6 +52,7 @@ ROOM_TYPES: dict[str, tuple[tuple[WallBuilder, float], ...]] = {
     "office": ((desk, 4), (bookshelf, 2), (_tall_cabinet, 2), (boxes, 1), (_shelves, 1), (whiteboard, 1)),
     "kitchen": ((counter, 4), (_tall_cabinet, 2), (table, 1), (_shelves, 1), (floor_prop, 1)),
     "classroom": ((desk, 2), (bookshelf, 2), (_tall_cabinet, 1), (whiteboard, 2), (boxes, 1)),
+    "bathroom": ((towel, 3), (vanity, 1), (toilet, 1), (_shelves, 1), (_tall_cabinet, 1), (floor_prop, 1)),
     "mixed": (
         (_tall_cabinet, 3),
         (table, 2),
@@ -89,6 +92,10 @@ def _furnish_type(layout: RoomLayout, kind: str) -> None:
             centre_table(layout)
     elif kind == "office":
         desk(layout, order[0])
+    elif kind == "bathroom":
+        bathtub(layout, order[0])
+        toilet(layout, order[1])
+        vanity(layout, order[2])
     builders = ROOM_TYPES[kind]
     weights = np.array([w for _, w in builders], dtype=np.float64)
     for wall in order:
@@ -106,7 +113,11 @@ def _free_point(layout: RoomLayout) -> tuple[float, float]:
 def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
     """A furnished room of a random type with at least one picture and one rug, often a
     painted cabinet and a floor platform."""
-    size: Vec3 = (rng.uniform(3.0, 6.5), rng.uniform(2.4, 3.0), rng.uniform(3.0, 7.0))
+    kind = str(rng.choice(list(ROOM_TYPES)))
+    if kind == "bathroom":
+        size: Vec3 = (rng.uniform(2.2, 3.5), rng.uniform(2.3, 2.7), rng.uniform(2.2, 3.5))
+    else:
+        size = (rng.uniform(3.0, 6.5), rng.uniform(2.4, 3.0), rng.uniform(3.0, 7.0))
     layout = RoomLayout(rng, size)
     walls = list(WALLS)
     if rng.random() < 0.9:
@@ -116,9 +127,9 @@ def random_room(rng: np.random.Generator) -> tuple[Room, RoomLayout]:
     order = rng.permutation(4)
     if rng.random() < PAINTED_CABINET_P:
         cabinet(layout, walls[order[0]], painted=True)
-    if rng.random() < PLATFORM_P:
+    if rng.random() < PLATFORM_P and kind != "bathroom":
         bed(layout, walls[order[1]], platform=True)
-    _furnish_type(layout, str(rng.choice(list(ROOM_TYPES))))
+    _furnish_type(layout, kind)
     for wall in walls:
         for _ in range(int(rng.choice([0, 1, 1, 2]))):
             picture(layout, wall)
