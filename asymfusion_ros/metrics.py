@@ -28,8 +28,8 @@ class Metrics(NamedTuple):
     pixel_acc: float
     mean_acc: float
     miou: float
+    miou_gt: float
     per_class_iou: tuple[float, ...]
-    miou_gt: float = math.nan
 
     def to_dict(self, names: tuple[str, ...] | None = None) -> dict[str, Any]:
         """JSON-able dict; per-class IoU keyed by class name when names are given (NaN -> None)."""
@@ -99,8 +99,8 @@ class ConfusionMatrix:
             pixel_acc=pixel_acc,
             mean_acc=_nanmean(acc),
             miou=_nanmean(iou),
-            per_class_iou=tuple(float(v) for v in iou),
             miou_gt=_nanmean(np.where(gt > 0, iou, np.nan)),
+            per_class_iou=tuple(float(v) for v in iou),
         )
 
 

@@ -128,7 +128,7 @@ def scores_text(scores: dict[str, Any], emphasis: str = "") -> str:
     miou = f"{emphasis}mIoU {percent(scores['miou'])}{emphasis}"
     return (
         f"pixel acc {percent(scores['pixel_acc'])}, mean acc {percent(scores['mean_acc'])}, {miou} "
-        f"(over the classes in the ground truth: {percent(scores.get('miou_gt'))})"
+        f"(over the classes in the ground truth: {percent(scores['miou_gt'])})"
     )
 
 
