@@ -28,6 +28,7 @@ from asymfusion_ros.data.synthetic import (
     MIRROR,
     NIGHT_STAND,
     OTHERPROP,
+    PERSON,
     PICTURE,
     PILLOW,
     SHOWER_CURTAIN,
@@ -51,6 +52,8 @@ from asymfusion_ros.data.synthetic import (
     render,
 )
 from asymfusion_ros.data.synthetic.furnish import PAINTED_CABINET_P, PLATFORM_P
+from asymfusion_ros.data.synthetic.layout import RoomLayout, local_frame
+from asymfusion_ros.data.synthetic.seating import person, seated_person
 
 SIZE = (120, 160)
 PAINT = Material((0.7, 0.6, 0.5), Pattern.NOISE, (0.6, 0.55, 0.5), 0.8, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), 0.3)
@@ -303,3 +306,30 @@ def test_room_types_bring_real_furniture_classes() -> None:
     expected = {SOFA, BOOKSHELF, BOOKS, PILLOW, DESK, COUNTER, TELEVISION, NIGHT_STAND, CURTAIN, CHAIR, BED}
     expected |= {BATHTUB, SHOWER_CURTAIN, TOILET, SINK, MIRROR, TOWEL}
     assert expected <= labels, expected - labels
+
+
+def _extent_y(solids: list[Solid]) -> tuple[float, float]:
+    """Lowest and highest point (metres above the floor) of a set of solids."""
+    return (
+        min(s.center_m[1] - (s.half_m[0] if s.shape is Shape.SPHERE else s.half_m[1]) for s in solids),
+        max(s.center_m[1] + (s.half_m[0] if s.shape is Shape.SPHERE else s.half_m[1]) for s in solids),
+    )
+
+
+def test_people_stand_on_the_floor_or_sit_on_the_seat() -> None:
+    """A standing body is as tall as drawn (1.55-1.9 m, within a head's rounding); a seated one
+    has its feet on the floor, its thighs resting on the seat and its head lower than standing."""
+    for seed in range(5):
+        layout = RoomLayout(np.random.default_rng(seed), (5.0, 2.8, 5.0))
+        person(layout)
+        low, high = _extent_y(layout.solids)
+        assert all(s.label == PERSON for s in layout.solids)
+        assert low == pytest.approx(0.0, abs=1e-9) and 1.4 < high < 1.95
+
+        layout = RoomLayout(np.random.default_rng(seed), (5.0, 2.8, 5.0))
+        seated_person(layout, local_frame(2.0, 2.0, 0.5), 0.5, seat=0.45, back=-0.18)
+        low, high = _extent_y(layout.solids)
+        assert low == pytest.approx(0.0, abs=1e-9) and 1.0 < high < 1.5
+        thighs = [s for s in layout.solids if s.shape is Shape.BOX and s.half_m[2] > 0.15]
+        assert len(thighs) == 2
+        assert all(t.center_m[1] - t.half_m[1] == pytest.approx(0.45) for t in thighs)

@@ -13,12 +13,13 @@ or mixed rooms, furnished with objects of real shape and size built from parts: 
 mattress, duvet, pillows, headboard) with night stands, sofas (base, cushions, back, arms,
 pillows), armchairs, chairs, stools, tables and desks (top, legs, drawer block, monitor),
 bookcases and wall shelves holding runs of books, kitchen counters under wall cabinets, TV
-stands, boxes, lamps, people, curtains and blinds at windows, bathtubs with shower curtains,
-toilets, basins on vanities under mirrors, towels. Classes are NYUv2-40 ids (0-based as in
-``config/classes/nyu40.yaml``), see :data:`CLASSES` (34 of the 40); clutter on table and
-cabinet tops is otherprop, as NYUv2's 40-class set files small things, and 255 (void) marks
-the few boxes left unlabelled. Rooms are 3-7 m across (bathrooms 2.2-3.5 m) with two to four
-pieces along every wall, so furniture fills much of a view, as in NYUv2's frames.
+stands, boxes, lamps, people standing or sitting on chairs, curtains and blinds at windows,
+bathtubs with shower curtains, toilets, basins on vanities under mirrors, towels. Classes are
+NYUv2-40 ids (0-based as in ``config/classes/nyu40.yaml``), see :data:`CLASSES` (34 of the
+40); clutter on table and cabinet tops is otherprop, as NYUv2's 40-class set files small
+things, and 255 (void) marks the few boxes left unlabelled. Rooms are 3-7 m across
+(bathrooms 2.2-3.5 m) with two to four pieces along every wall, so furniture fills much of a
+view, as in NYUv2's frames.
 
 Designed-in complementary cues (every room has an appearance-only one; half of the rooms a
 painted cabinet and three in ten a floor platform, as a platform in every room would teach

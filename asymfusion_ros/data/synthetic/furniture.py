@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from asymfusion_ros.data.synthetic.layout import RoomLayout, overlaps
+from asymfusion_ros.data.synthetic.layout import RoomLayout, local_frame, overlaps
 from asymfusion_ros.data.synthetic.materials import fabric_material, near_color, object_material
 from asymfusion_ros.data.synthetic.scene import (
     BED,
@@ -27,6 +27,7 @@ from asymfusion_ros.data.synthetic.scene import (
     Vec3,
     wall_frame,
 )
+from asymfusion_ros.data.synthetic.seating import SEATED_P, seated_person
 
 
 def cabinet(layout: RoomLayout, wall: Surface, painted: bool) -> None:
@@ -197,17 +198,15 @@ def chair(
         return
     layout.footprints.append(rect)
     seat, thick, back = layout.rng.uniform(0.42, 0.48), 0.04, layout.rng.uniform(0.35, 0.5)
-    c, s = math.cos(yaw), math.sin(yaw)
-
-    def at(lx: float, y: float, lz: float) -> Vec3:
-        return (x + lx * c + lz * s, y, z - lx * s + lz * c)
-
+    at = local_frame(x, z, yaw)
     layout.add(Shape.BOX, CHAIR, mat, at(0, seat - thick / 2, 0), (0.22, thick / 2, 0.22), yaw)
     layout.add(Shape.BOX, CHAIR, mat, at(0, seat + back / 2, -0.2), (0.22, back / 2, 0.02), yaw)
     leg = (0.02, (seat - thick) / 2, 0.02)
     for lx in (-0.19, 0.19):
         for lz in (-0.19, 0.19):
             layout.add(Shape.BOX, CHAIR, mat, at(lx, (seat - thick) / 2, lz), leg, yaw)
+    if layout.rng.random() < SEATED_P:
+        seated_person(layout, at, yaw, seat, back=-0.18)
 
 
 def floor_prop(layout: RoomLayout, wall: Surface) -> None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,21 @@ class Placed:
     u1: float
     y0: float
     y1: float
+
+
+LocalFrame = Callable[[float, float, float], Vec3]
+"""Maps (across, up, forward) of an object to room coordinates."""
+
+
+def local_frame(x: float, z: float, yaw: float) -> LocalFrame:
+    """Room coordinates of a point given across (lx), up (y) and forward (lz) of an object
+    standing at (x, z) and facing ``yaw``: one frame for all of a chair's or a body's parts."""
+    c, s = math.cos(yaw), math.sin(yaw)
+
+    def at(lx: float, y: float, lz: float) -> Vec3:
+        return (x + lx * c + lz * s, y, z - lx * s + lz * c)
+
+    return at
 
 
 def overlaps(a: tuple[float, ...], b: tuple[float, ...], margin: float) -> bool:
