@@ -12,6 +12,7 @@ from torch import nn
 
 from asymfusion_ros.cli import main as cli_main
 from asymfusion_ros.fusion import build_model
+from asymfusion_ros.fusion.decoder import RefineDecoder
 from asymfusion_ros.fusion.folding import FoldedAsymFusion, fold_for_deployment
 from asymfusion_ros.fusion.postprocess import labels_and_confidence
 
@@ -95,3 +96,15 @@ def test_decoder_width_narrows_only_the_decoder() -> None:
     assert narrow.encoder.out_channels == wide.encoder.out_channels
     with pytest.raises(ValueError, match="decoder_width"):
         build_model("asymfusion", decoder_width=0.0)
+
+
+@pytest.mark.parametrize("scheme", ["rgb", "depth", "concat", "average"])
+def test_baselines_take_the_same_decoder_width(scheme: str) -> None:
+    """A baseline compared with a half-width-decoder AsymFusion gets the same decoder."""
+    wide = build_model(scheme, width=0.25, num_classes=5)
+    narrow = build_model(scheme, width=0.25, num_classes=5, decoder_width=0.5)
+    assert narrow.config["decoder_width"] == 0.5
+    for w, n in zip(wide.modules(), narrow.modules(), strict=True):
+        if isinstance(w, RefineDecoder):
+            assert n.level1.reduce.out_channels == w.level1.reduce.out_channels // 2
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in wide.parameters())

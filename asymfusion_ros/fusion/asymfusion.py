@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asymfusion_ros.fusion.base import ModelOutput, SegmentationNet
-from asymfusion_ros.fusion.decoder import RefineDecoder
+from asymfusion_ros.fusion.decoder import RefineDecoder, decoder_scale
 from asymfusion_ros.fusion.encoder import ALL_STAGES, PAPER_EXCHANGE_FRACTION, ResNet, resnet
 from asymfusion_ros.fusion.ops import split_streams, stack_inputs
 from asymfusion_ros.fusion.registry import register_scheme
@@ -58,8 +58,6 @@ class AsymFusion(SegmentationNet):
         dropout: float = 0.5,
         decoder_width: float = 1.0,
     ) -> None:
-        if not decoder_width > 0:
-            raise ValueError(f"decoder_width must be > 0, got {decoder_width}")
         stages = sorted(set(fusion_stages))
         super().__init__(
             "asymfusion",
@@ -86,7 +84,7 @@ class AsymFusion(SegmentationNet):
             basic_shift=basic_shift,
         )
         self.decoder = RefineDecoder(
-            self.encoder.out_channels, num_classes, width=width * decoder_width, dropout=dropout
+            self.encoder.out_channels, num_classes, width=decoder_scale(width, decoder_width), dropout=dropout
         )
         self.alpha = nn.Parameter(torch.zeros(num))
 

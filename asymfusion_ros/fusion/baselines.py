@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from asymfusion_ros.fusion.asymfusion import upsample
 from asymfusion_ros.fusion.base import ModelOutput, SegmentationNet
-from asymfusion_ros.fusion.decoder import RefineDecoder
+from asymfusion_ros.fusion.decoder import RefineDecoder, decoder_scale
 from asymfusion_ros.fusion.encoder import ResNet, resnet
 from asymfusion_ros.fusion.ops import check_inputs, stack_inputs
 from asymfusion_ros.fusion.registry import register_scheme
@@ -40,6 +40,7 @@ class SingleStream(SegmentationNet):
         num_classes: int = 40,
         width: float = 1.0,
         dropout: float = 0.5,
+        decoder_width: float = 1.0,
     ) -> None:
         mods = tuple(modalities)
         if self.fuses_at_input and len(mods) < 2:
@@ -48,10 +49,18 @@ class SingleStream(SegmentationNet):
             raise ValueError(f"a single-stream network takes 1 modality, got {list(mods)}")
         scheme = "concat" if self.fuses_at_input else mods[0]
         super().__init__(
-            scheme, mods, backbone=backbone, num_classes=num_classes, width=width, dropout=dropout
+            scheme,
+            mods,
+            backbone=backbone,
+            num_classes=num_classes,
+            width=width,
+            dropout=dropout,
+            decoder_width=decoder_width,
         )
         self.encoder = resnet(backbone, in_channels=3 * len(mods), width=width)
-        self.decoder = RefineDecoder(self.encoder.out_channels, num_classes, width=width, dropout=dropout)
+        self.decoder = RefineDecoder(
+            self.encoder.out_channels, num_classes, width=decoder_scale(width, decoder_width), dropout=dropout
+        )
 
     def encoders(self) -> tuple[ResNet, ...]:
         return (self.encoder,)
@@ -86,14 +95,28 @@ class LateAverage(SegmentationNet):
         num_classes: int = 40,
         width: float = 1.0,
         dropout: float = 0.5,
+        decoder_width: float = 1.0,
     ) -> None:
         super().__init__(
-            "average", modalities, backbone=backbone, num_classes=num_classes, width=width, dropout=dropout
+            "average",
+            modalities,
+            backbone=backbone,
+            num_classes=num_classes,
+            width=width,
+            dropout=dropout,
+            decoder_width=decoder_width,
         )
         if len(self.modalities) < 2:
             raise ValueError(f"scheme 'average' needs >= 2 modalities, got {list(self.modalities)}")
         self.nets = nn.ModuleList(
-            SingleStream((m,), backbone=backbone, num_classes=num_classes, width=width, dropout=dropout)
+            SingleStream(
+                (m,),
+                backbone=backbone,
+                num_classes=num_classes,
+                width=width,
+                dropout=dropout,
+                decoder_width=decoder_width,
+            )
             for m in self.modalities
         )
 

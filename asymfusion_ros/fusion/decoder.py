@@ -61,6 +61,15 @@ class RefineLevel(nn.Module):
         return x if self.project is None else self.project(x)
 
 
+def decoder_scale(width: float, decoder_width: float) -> float:
+    """The decoder's width multiplier: the encoder's ``width`` times ``decoder_width``, which
+    narrows only the decoder (it runs once per stream and dominates at stride 4), so a
+    baseline can be given the same decoder as the fused network it is compared with."""
+    if not decoder_width > 0:
+        raise ValueError(f"decoder_width must be > 0, got {decoder_width}")
+    return width * decoder_width
+
+
 class RefineDecoder(nn.Module):
     """Encoder stage features (strides 4..32) -> logits at stride 4.
 
