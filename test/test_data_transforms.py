@@ -140,6 +140,23 @@ def test_photometric_and_depth_augmentation_touch_only_their_modality() -> None:
     again = strong(sample, np.random.default_rng(5))
     np.testing.assert_array_equal(again.rgb, out.rgb)  # deterministic by the generator
     np.testing.assert_array_equal(again.depth_m, out.depth_m)
-    for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout"):
+    for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout", "rgb_dropout"):
         with pytest.raises(ValueError, match=name):
             Augment((64, 96), **{name: 1.5})
+
+
+def test_rgb_dropout_flattens_colour_and_leaves_depth_and_labels() -> None:
+    """Dropped colour is one flat grey (the crop's mean), so only depth tells the classes apart;
+    without the option the same generator gives the same sample as before it existed."""
+    sample = SyntheticScenes((96, 128), seed=2, frames_per_room=1).frame(0)
+    plain = Augment((64, 96), scale_range=(1.0, 1.0), flip_prob=0.0)
+    dropped = Augment((64, 96), scale_range=(1.0, 1.0), flip_prob=0.0, rgb_dropout=1.0)
+    base, out = plain(sample, np.random.default_rng(5)), dropped(sample, np.random.default_rng(5))
+    assert out.rgb.shape == base.rgb.shape and out.rgb.dtype == np.uint8
+    assert (out.rgb == out.rgb[0, 0]).all()
+    np.testing.assert_allclose(out.rgb[0, 0], base.rgb.reshape(-1, 3).mean(axis=0), atol=0.5)
+    np.testing.assert_array_equal(out.depth_m, base.depth_m)
+    assert out.labels is not None and base.labels is not None
+    np.testing.assert_array_equal(out.labels, base.labels)
+    kept = Augment((64, 96), scale_range=(1.0, 1.0), flip_prob=0.0, rgb_dropout=0.0)
+    np.testing.assert_array_equal(kept(sample, np.random.default_rng(5)).rgb, base.rgb)

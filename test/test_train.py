@@ -85,6 +85,8 @@ def test_bad_configs_are_refused_with_the_reason(tmp_path: Path) -> None:
         TrainConfig.from_yaml(tmp_path / "missing.yaml")
     with pytest.raises(TrainError, match="depth_dropout"):
         TrainConfig.from_dict({"depth_dropout": 1.5})
+    with pytest.raises(TrainError, match="rgb_dropout"):
+        TrainConfig.from_dict({"rgb_dropout": -0.1})
 
 
 def test_shipped_configs_parse() -> None:

@@ -77,6 +77,10 @@ def fit(sample: RGBDSample, size: tuple[int, int]) -> RGBDSample:
     return crop(resize(sample, (sh, sw)), (sh - th) // 2, (sw - tw) // 2, size)
 
 
+AUGMENT_STRENGTHS = ("flip_prob", "color_jitter", "blur_prob", "depth_noise", "depth_dropout", "rgb_dropout")
+"""The :class:`Augment` fields that are probabilities or strengths in [0, 1]."""
+
+
 @dataclass(frozen=True)
 class Augment:
     """Training augmentation: random scale, random crop to ``size`` (padded where the scaled
@@ -84,7 +88,10 @@ class Augment:
     may not: colour jitter (brightness, contrast, saturation up to ``color_jitter``, a small
     hue turn), a Gaussian blur with probability ``blur_prob``, relative depth noise of sigma up
     to ``depth_noise`` and, with probability ``depth_dropout``, blotches of lost depth (up to a
-    third of the pixels). ``size`` (H, W) is the output size; scales are relative to the scale
+    third of the pixels). With probability ``rgb_dropout`` the colour image becomes flat grey
+    (its own mean), so that a fused network learns to segment from depth when colour tells it
+    nothing: synthetic colour is what transfers worst to real rooms (docs/real_rooms.md).
+    ``size`` (H, W) is the output size; scales are relative to the scale
     at which the image would just cover ``size``. The photometric steps default to off."""
 
     size: tuple[int, int]
@@ -94,12 +101,13 @@ class Augment:
     blur_prob: float = 0.0
     depth_noise: float = 0.0
     depth_dropout: float = 0.0
+    rgb_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.scale_range
         if not 0 < lo <= hi:
             raise ValueError(f"scale_range must satisfy 0 < lo <= hi, got {self.scale_range}")
-        for name in ("flip_prob", "color_jitter", "blur_prob", "depth_noise", "depth_dropout"):
+        for name in AUGMENT_STRENGTHS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -119,6 +127,9 @@ class Augment:
             out = out._replace(rgb=jitter_rgb(out.rgb, rng, self.color_jitter, self.blur_prob))
         if self.depth_noise or self.depth_dropout:
             out = out._replace(depth_m=perturb_depth(out.depth_m, rng, self.depth_noise, self.depth_dropout))
+        if self.rgb_dropout and rng.random() < self.rgb_dropout:
+            flat = out.rgb.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+            out = out._replace(rgb=np.broadcast_to(flat, out.rgb.shape).copy())
         return out
 
 

@@ -67,6 +67,7 @@ class TrainConfig:
     blur_prob: float = 0.0
     depth_noise: float = 0.0
     depth_dropout: float = 0.0
+    rgb_dropout: float = 0.0
     epochs: int = 20
     batch_size: int = 8
     optimizer: str = "adamw"
@@ -101,7 +102,7 @@ class TrainConfig:
             size = getattr(self, name)
             if size is not None and (len(size) != 2 or size[0] % 32 or size[1] % 32):
                 raise ValueError(f"{name} {size} must be (H, W) divisible by 32")
-        for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout"):
+        for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout", "rgb_dropout"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.batch_size < 1:

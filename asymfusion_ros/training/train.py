@@ -192,6 +192,7 @@ def _augment(cfg: TrainConfig) -> Augment | None:
         blur_prob=cfg.blur_prob,
         depth_noise=cfg.depth_noise,
         depth_dropout=cfg.depth_dropout,
+        rgb_dropout=cfg.rgb_dropout,
     )
 
 
