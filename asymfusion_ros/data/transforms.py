@@ -91,8 +91,8 @@ class Augment:
     third of the pixels). With probability ``rgb_dropout`` the colour image becomes flat grey
     (its own mean), so that a fused network learns to segment from depth when colour tells it
     nothing: synthetic colour is what transfers worst to real rooms (docs/real_rooms.md).
-    ``size`` (H, W) is the output size; scales are relative to the scale
-    at which the image would just cover ``size``. The photometric steps default to off."""
+    ``size`` (H, W) is the output size; scales are relative to the scale at which the image
+    would just cover ``size``. The photometric steps default to off."""
 
     size: tuple[int, int]
     scale_range: tuple[float, float] = (0.75, 1.5)
@@ -128,8 +128,7 @@ class Augment:
         if self.depth_noise or self.depth_dropout:
             out = out._replace(depth_m=perturb_depth(out.depth_m, rng, self.depth_noise, self.depth_dropout))
         if self.rgb_dropout and rng.random() < self.rgb_dropout:
-            flat = out.rgb.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
-            out = out._replace(rgb=np.broadcast_to(flat, out.rgb.shape).copy())
+            out = out._replace(rgb=np.full_like(out.rgb, out.rgb.reshape(-1, 3).mean(axis=0).round()))
         return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from asymfusion_ros.data import DATA_SPECS
+from asymfusion_ros.data.transforms import AUGMENT_STRENGTHS
 from asymfusion_ros.fusion import SCHEMES
 
 __all__ = ["Stage", "TrainConfig", "TrainError", "add_arguments", "config_from_args"]
@@ -102,7 +103,7 @@ class TrainConfig:
             size = getattr(self, name)
             if size is not None and (len(size) != 2 or size[0] % 32 or size[1] % 32):
                 raise ValueError(f"{name} {size} must be (H, W) divisible by 32")
-        for name in ("color_jitter", "blur_prob", "depth_noise", "depth_dropout", "rgb_dropout"):
+        for name in (n for n in AUGMENT_STRENGTHS if n != "flip_prob"):  # the flip is not configurable
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.batch_size < 1:
