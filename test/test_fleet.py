@@ -88,13 +88,12 @@ def test_bags_are_found_under_folders(fleet: Path, tmp_path: Path) -> None:
         root / "r2" / "loose.mcap",
         root / "r2" / "old.bag",
     ]
-    assert find_bags([root]) == expected
-    assert find_bags([root / "r1" / "monday", root, root / "r2"]) == [
-        root / "r1" / "monday",
-        *expected[:1],
-        *expected[2:],
-    ]
-    assert find_bags([root / "r2" / "killed"]) == [root / "r2" / "killed"]  # a bag given is itself
+    assert find_bags([root]) == (expected, [])
+    assert find_bags([root / "r1" / "monday", root, root / "r2"]) == (
+        [root / "r1" / "monday", *expected[:1], *expected[2:]],
+        [],
+    )
+    assert find_bags([root / "r2" / "killed"]) == ([root / "r2" / "killed"], [])  # a bag given is itself
     assert bag_names(expected) == ["r1__lite", "r1__monday", "r2__killed", "r2__loose.mcap", "r2__old.bag"]
 
 
@@ -150,7 +149,7 @@ def test_a_corrupt_bag_is_listed_with_its_reason_and_the_rest_scored(
     (mixed / "d_junk.db3").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
     status, report = _run([mixed], tiny_onnx, tmp_path / "report", "--jobs", "2")
     assert status == 1
-    assert "2 of 4 bags failed" in capsys.readouterr().err
+    assert "2 of 4 paths not done (2 failed;" in capsys.readouterr().err
     assert report["frames"] == LENGTHS["short"] + LENGTHS["medium"]
     assert report["metrics"]["frames"] == report["frames"]
     by_name = {Path(e["path"]).name: e for e in report["bags"]}

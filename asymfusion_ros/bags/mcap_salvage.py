@@ -8,6 +8,7 @@ module walks them and stops at the first incomplete one. It offers the small par
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -43,12 +44,16 @@ def _string(body: bytes, offset: int) -> tuple[str, int]:
 
 
 def _records(stream: BinaryIO) -> Iterator[_Record]:
-    """Top-level records until the data ends or a record is cut short."""
+    """Top-level records until the data ends or a record is cut short (or claims more bytes than
+    the file has left: garbage, never read into memory)."""
+    end = os.fstat(stream.fileno()).st_size
     while True:
         head = stream.read(9)
         if len(head) < 9:
             return
         opcode, size = struct.unpack("<BQ", head)
+        if size > end - stream.tell():
+            return
         body = stream.read(size)
         if len(body) < size:
             return

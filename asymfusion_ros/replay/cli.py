@@ -3,7 +3,8 @@ bags, of ``replay.fleet`` (options, exit status).
 
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
 read or lacks a stream, a model that does not load, inference failing, no frame processed;
-with many bags: any bag failed, or Ray missing or unreachable); 2 a usage error (a bad
+with many bags: any path given not done, i.e. failed, partial, not a bag or an empty folder,
+or Ray missing, unreachable or not on loopback); 2 a usage error (a bad
 option value, an unknown model name, an ambiguous topic or one named that the bag lacks, an
 ``--out`` that exists).
 """
@@ -17,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +28,7 @@ from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.registration import DepthRegistration
-from asymfusion_ros.replay.fleet import FleetProgress, find_bags, plan, run_fleet
+from asymfusion_ros.replay.fleet import FleetProgress, NoBag, find_bags, not_replayed, plan, run_fleet
 from asymfusion_ros.replay.fleet_ray import RayUnavailableError
 from asymfusion_ros.replay.fleet_report import bag_lines, fleet_json, merge, write_fleet_report
 from asymfusion_ros.replay.report import summary_lines
@@ -36,6 +38,9 @@ from asymfusion_ros.ros.params import Settings
 
 if TYPE_CHECKING:
     from asymfusion_ros.inference.pipeline import Segmenter
+
+STOPPED = (BagStatus.DONE, BagStatus.INTERRUPTED, BagStatus.NOT_RUN)
+"""A bag's status that is not a failure: done, or stopped by Ctrl-C (the run exits 130)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,9 +176,9 @@ def run(args: argparse.Namespace) -> int:
         segmenter = model.load()
     except BackendError as err:
         return _fail(1, f"cannot load model {cfg.node.model}: {err}")
-    bags = find_bags(args.bag)
-    if args.ray is not None or len(args.bag) > 1 or bags not in ([], args.bag):  # else one bag, as ever
-        return _run_many(args, cfg, bags, model, segmenter)
+    bags, others = find_bags(args.bag)
+    if args.ray is not None or bags != args.bag:  # else one bag, replayed as ever
+        return _run_many(args, cfg, bags, others, model, segmenter)
     stop = threading.Event()
     try:
         with _interrupt_sets(stop):
@@ -194,11 +199,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_many(
-    args: argparse.Namespace, cfg: ReplayConfig, bags: list[Path], model: ModelSpec, segmenter: Segmenter
+    args: argparse.Namespace,
+    cfg: ReplayConfig,
+    bags: list[Path],
+    others: list[NoBag],
+    model: ModelSpec,
+    segmenter: Segmenter,
 ) -> int:
-    """Every bag through ``replay.fleet``; one aggregate report, the bags worst first."""
+    """Every bag through ``replay.fleet``; one aggregate report, every path given in it, worst first."""
     if not bags:
-        return _fail(1, f"no bag found in {', '.join(map(str, args.bag))}")
+        why = "; ".join(f"{other.path}: {other.status.value} ({other.reason})" for other in others)
+        return _fail(1, f"no bag to replay: {why}")
     cores = os.cpu_count() or 1
     use_ray = args.ray is not None
     jobs = args.jobs or (cores if use_ray else 1)
@@ -219,6 +230,7 @@ def _run_many(
         return _fail(1, str(err))
     finally:
         progress.close()
+    results += not_replayed(cfg, others, len(tasks))
     backend = next((r.report.backend for r in results if r.report is not None), model.backend)
     total = merge(results, model=Path(model.path).name, backend=backend, class_names=segmenter.classes.names)
     total.wall_s = wall_s
@@ -230,9 +242,9 @@ def _run_many(
         print(json.dumps(data, indent=2))
     else:
         print("\n".join([*summary_lines(total), "bags, worst first:", *bag_lines(results)]))
-    failed = sum(r.status is BagStatus.FAILED for r in results)
     if total.frames == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
-    if failed:
-        return _fail(1, f"{failed} of {len(results)} bags failed (see bags)")
+    if not_done := Counter(r.status.value for r in results if r.status not in STOPPED):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(not_done.items()))
+        return _fail(1, f"{not_done.total()} of {len(results)} paths not done ({counts}; see the list)")
     return 130 if total.interrupted else 0

@@ -394,6 +394,7 @@ def replay(
         if bag.salvaged:
             report.skip("unfinished MCAP file: whatever followed its last complete record")
             report.warn(bag.salvaged)
+        report.unread = bag.read_error or bag.salvaged
     if cfg.report_dir is not None:
         write_report(report, cfg.report_dir)
     return report

@@ -32,11 +32,17 @@ class BagStatus(str, Enum):
     """How a bag's task ended."""
 
     DONE = "done"
+    PARTIAL = "partial"
+    """Replayed as far as it could be read: a break part-way, or an unfinished MCAP file."""
     INTERRUPTED = "interrupted"
     """Stopped by Ctrl-C part-way; its frames so far count."""
     FAILED = "failed"
     NOT_RUN = "not run"
     """Still queued when the run was stopped."""
+    NOT_A_BAG = "not a bag"
+    """A path given that is neither a bag nor a folder (a text file, say): never replayed."""
+    EMPTY = "empty"
+    """A folder given with no bag in it: never replayed."""
 
 
 @dataclass(frozen=True)
@@ -151,4 +157,6 @@ def run_bag(task: BagTask, model: ModelSpec, channel: Channel) -> BagResult:
         return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report)
     if report.frames == 0:
         return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report)
+    if report.unread is not None:
+        return BagResult(task, BagStatus.PARTIAL, report.unread, report)
     return BagResult(task, BagStatus.DONE, None, report)
