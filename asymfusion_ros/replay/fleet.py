@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from asymfusion_ros.bags import BagReader, BagReadError, detect_topics
 from asymfusion_ros.replay.fleet_report import BAGS_DIR
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, expected_frames
-from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, not_run, run_bag
+from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, died, not_run, run_bag
 
 BAG_SUFFIXES = (".mcap", ".db3", ".bag")
 STORAGE_SUFFIXES = (".mcap", ".db3")
@@ -312,7 +312,7 @@ class _Pool:
             del self.workers[conn]
             conn.close()
             if task is not None:
-                self._finish(BagResult(task, BagStatus.FAILED, death_reason(process.exitcode)))
+                self._finish(died(task, death_reason(process.exitcode)))
             if self.queue and not self.progress.stop_requested():
                 self._give_next(self._start_worker())
             return

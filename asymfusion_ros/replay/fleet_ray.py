@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from asymfusion_ros.replay import listeners
-from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, Progress, not_run, run_bag
+from asymfusion_ros.replay.task import BagResult, BagTask, ModelSpec, Progress, died, not_run, run_bag
 
 INSTALL_HINT = "--ray needs Ray: pip install 'asymfusion_ros[fleet]' (or pip install ray)"
 
@@ -217,7 +217,7 @@ def run_on_ray(
                     raise  # an exception of ours inside the task: a bug, not the bag's fault
                 except RayError as err:
                     why = f"Ray worker died ({type(err).__name__}): {_first_line(err)}"
-                    result = BagResult(task, BagStatus.FAILED, why)
+                    result = died(task, why)
                 results.append(result)
                 progress.finished(result)
     finally:

@@ -110,6 +110,8 @@ def bag_entry(result: BagResult, report_dir: Path | None) -> dict[str, Any]:
         "problems": {k.value: n for k, n in report.problems.items()} if report else {},
         "fps": report.to_json()["fps"] if report else None,
         "report": folder,
+        "output_bag": result.output_bag,
+        "output_bag_recovery": result.recovered.recovery.value if result.recovered else None,
         "worst_frames": [
             {"miou": w.miou, "stamp_ns": w.stamp_ns, "file": f"{folder}/{w.file}"}
             for w in (report.worst_frames if report and folder else [])

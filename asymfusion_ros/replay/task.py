@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from asymfusion_ros.bags import BagReadError
+from asymfusion_ros.bags.recover import Recovered, Recovery, recover_bag
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.replay.report import ReplayReport
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
@@ -87,6 +88,18 @@ class BagResult:
     status: BagStatus
     reason: str | None = None
     report: ReplayReport | None = None
+    recovered: Recovered | None = None
+    """When its worker died with ``--out``: what became of the output bag it was writing."""
+
+    @property
+    def output_bag(self) -> str | None:
+        """The readable output bag the task left, if any."""
+        if self.report is not None:
+            return self.report.output_bag
+        readable = (Recovery.COMPLETED, Recovery.CLOSED)
+        if self.recovered is not None and self.recovered.recovery in readable:
+            return str(self.task.cfg.out)
+        return None
 
 
 class Channel(Protocol):
@@ -113,6 +126,17 @@ class Progress(Protocol):
     def finished(self, result: BagResult) -> None: ...
 
     def stop_requested(self) -> bool: ...
+
+
+def died(task: BagTask, reason: str) -> BagResult:
+    """A bag whose worker died: failed for ``reason``; the output bag it was writing is made
+    readable with what it holds, or removed (``bags.recover``), and the reason says which."""
+    if task.cfg.out is None:
+        return BagResult(task, BagStatus.FAILED, reason)
+    recovered = recover_bag(task.cfg.out, task.cfg.out_format)
+    return BagResult(
+        task, BagStatus.FAILED, f"{reason}; {recovered.describe(task.cfg.out)}", recovered=recovered
+    )
 
 
 def not_run(task: BagTask) -> BagResult:
