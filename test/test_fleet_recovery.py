@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from rosbags.interfaces import QosDurability
+from rosbags.interfaces import ConnectionExtRosbag2, QosDurability
 
 from asymfusion_ros.bags import BagFormat, BagReader
 from asymfusion_ros.bags.recover import Recovery, recover_bag
