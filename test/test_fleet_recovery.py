@@ -82,9 +82,8 @@ def test_a_killed_worker_leaves_a_readable_output_bag(
         assert 1 <= labels < 60 and topics["/camera/color/image_raw"].msgcount >= labels
         assert sum(t.msgcount for t in topics.values()) == victim.recovered.messages
         (classes,) = bag.connections(["/camera/segmentation/classes"])
-        assert (
-            classes.ext.offered_qos_profiles[0].durability is QosDurability.TRANSIENT_LOCAL
-        )  # still latched
+        assert isinstance(classes.ext, ConnectionExtRosbag2)  # still latched:
+        assert classes.ext.offered_qos_profiles[0].durability is QosDurability.TRANSIENT_LOCAL
     assert not list(out.glob(".*"))  # no work folder left
     for done in (results[0], results[2]):
         assert done.status is BagStatus.DONE and bag_entry(done, None)["output_bag_recovery"] is None
