@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -239,11 +240,22 @@ def test_ray_missing_says_how_to_install(fleet: Path, tiny_onnx: Path) -> None:
 # -- Ray: started here on loopback, shut down after ---------------------------------------------
 
 
+def _needs_ray() -> None:
+    """Skip without Ray, without importing it: the local start must be the first import."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install .[fleet])")
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    """One Ray for the module's Ray tests, bound to 127.0.0.1, no dashboard; replay joins it."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, logging_level="WARNING")
+    """One Ray for the module's Ray tests, started as replay starts it (loopback only, checked),
+    no dashboard; replay joins it."""
+    _needs_ray()
+    from asymfusion_ros.replay.fleet_ray import start_local
+
+    start_local(2)
+    import ray
+
     try:
         yield
     finally:
@@ -254,10 +266,11 @@ def test_ray_gives_the_metrics_of_the_local_run(
     fleet: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--ray`` with no address starts Ray for the run (loopback, 2 CPUs) and shuts it down."""
-    ray = pytest.importorskip("ray")
-    assert not ray.is_initialized()
+    _needs_ray()
     status, local = _run([fleet], trained, tmp_path / "local", "--jobs", "2")
     status_ray, on_ray = _run([fleet], trained, tmp_path / "ray", "--jobs", "2", "--ray")
+    import ray
+
     assert not ray.is_initialized()
     assert status == status_ray == 0
     capsys.readouterr()

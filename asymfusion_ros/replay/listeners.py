@@ -31,6 +31,8 @@ class Listener(NamedTuple):
     """``tcp`` or ``udp``."""
     address: IPAddress
     port: int
+    process: str = "?"
+    """The process's command name (``raylet``, ``gcs_server``)."""
 
     @property
     def loopback(self) -> bool:
@@ -42,7 +44,7 @@ class Listener(NamedTuple):
 
     def __str__(self) -> str:
         host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
-        return f"{self.protocol} {host}:{self.port} (pid {self.pid}, {process_name(self.pid)})"
+        return f"{self.protocol} {host}:{self.port} (pid {self.pid}, {self.process})"
 
 
 def parse_address(field: str) -> tuple[IPAddress, int]:
@@ -125,7 +127,8 @@ def listeners(root: int) -> list[Listener]:
         if namespace not in by_namespace:
             by_namespace[namespace] = _tables(pid)
         table = by_namespace[namespace]
-        found += [Listener(pid, *table[inode]) for inode in sorted(inodes & table.keys())]
+        name = process_name(pid)
+        found += [Listener(pid, *table[inode], name) for inode in sorted(inodes & table.keys())]
     return found
 
 
