@@ -11,6 +11,7 @@ the node's address when nothing keeps it on loopback, and the guard must then re
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import os
 import shutil
@@ -23,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from asymfusion_ros.replay import make_bag
-from asymfusion_ros.replay.listeners import Listener, can_inspect, children, listeners
+from asymfusion_ros.replay.listeners import (
+    Listener,
+    can_inspect,
+    children,
+    listeners,
+    parse_address,
+    parse_table,
+)
 
 OUTSIDE = "198.51.100.7"
 NAMESPACE_SETUP = (
@@ -47,10 +55,35 @@ WHERE = [
     ),
 ]
 
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed"),
-    pytest.mark.skipif(not can_inspect(), reason="needs Linux's /proc"),
-]
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None or not can_inspect(), reason="needs Ray and Linux's /proc"
+)
+
+
+def test_proc_net_tables_are_read() -> None:
+    """Addresses as the kernel writes them (32-bit words in host order), listeners only."""
+    assert parse_address("0100007F:1F90") == (ipaddress.ip_address("127.0.0.1"), 8080)
+    cases = {
+        "0100007F:0050": True,  # 127.0.0.1
+        "0101007F:0050": True,  # 127.0.1.1, still loopback
+        "00000000:0050": False,  # every interface
+        "0764A8C6:0050": False,  # 198.168.100.7
+        "00000000000000000000000001000000:0050": True,  # ::1
+        "0000000000000000FFFF00000100007F:0050": True,  # ::ffff:127.0.0.1
+        "00000000000000000000000000000000:0050": False,  # :: (every interface, both families)
+    }
+    for field, loopback in cases.items():
+        assert Listener(1, "tcp", *parse_address(field)).loopback is loopback, field
+    table = "\n".join(
+        [
+            "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode",
+            "0: 0100007F:1F90 00000000:0000 0A 0:0 00:0 0 0 0 111 1 0 100 0 0 10 0",
+            "1: 0100007F:A000 0100007F:1F90 01 0:0 00:0 0 0 0 222 1 0 100 0 0 10 0",
+        ]
+    )
+    assert parse_table(table, "tcp") == {111: (ipaddress.ip_address("127.0.0.1"), 8080)}
+    udp = table.replace(" 0A ", " 07 ").replace(" 01 ", " 07 ")  # the second is connected to a peer
+    assert parse_table(udp, "udp") == {111: (ipaddress.ip_address("127.0.0.1"), 8080)}
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +139,7 @@ def _left_running(started: set[int]) -> list[int]:
     return running
 
 
+@needs_ray
 @pytest.mark.parametrize("where", WHERE)
 def test_local_ray_listens_on_loopback_only(where: str, fleet: Path, tiny_onnx: Path, tmp_path: Path) -> None:
     status, seen, started = _watch(_replay(fleet, tiny_onnx, tmp_path / "report"), where, tmp_path / "log")
@@ -119,6 +153,7 @@ def test_local_ray_listens_on_loopback_only(where: str, fleet: Path, tiny_onnx: 
     assert _left_running(started) == []
 
 
+@needs_ray
 @pytest.mark.skipif(not _namespace_available(), reason="needs root, unshare and ip")
 def test_a_ray_that_would_listen_beyond_loopback_is_refused(
     tiny_onnx: Path, fleet: Path, tmp_path: Path
