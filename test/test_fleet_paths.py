@@ -18,21 +18,26 @@ SIZE = (64, 80)
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("good") / "good"
-    make_bag.write_synthetic_bag(path, frames=3, rate_hz=30.0, size=SIZE, seed=20)
-    return path
-
-
-@pytest.fixture(scope="module")
-def unfinished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A recorder killed mid-write: one .mcap (more than one chunk), cut, no metadata.yaml."""
-    root = tmp_path_factory.mktemp("unfinished")
+def bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A good bag, and a recorder killed mid-write: one .mcap (more than one chunk), cut, no
+    metadata.yaml."""
+    root = tmp_path_factory.mktemp("bags")
+    make_bag.write_synthetic_bag(root / "good", frames=3, rate_hz=30.0, size=SIZE, seed=20)
     make_bag.write_synthetic_bag(root / "whole", frames=40, rate_hz=30.0, size=(240, 320), seed=21)
     data = next((root / "whole").glob("*.mcap")).read_bytes()
     (root / "killed").mkdir()
     (root / "killed" / "killed_0.mcap").write_bytes(data[: int(len(data) * 0.9)])
-    return root / "killed"
+    return {"good": root / "good", "unfinished": root / "killed"}
+
+
+@pytest.fixture
+def good(bags: dict[str, Path]) -> Path:
+    return bags["good"]
+
+
+@pytest.fixture
+def unfinished(bags: dict[str, Path]) -> Path:
+    return bags["unfinished"]
 
 
 def _replay(paths: list[Path], tiny_onnx: Path, *extra: str) -> int:
