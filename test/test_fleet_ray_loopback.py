@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from asymfusion_ros.replay import make_bag
+from asymfusion_ros.replay.fleet_ray import LOOPBACK_ENV
 from asymfusion_ros.replay.listeners import (
     Listener,
     can_inspect,
@@ -110,7 +111,11 @@ def _watch(command: list[str], where: str, log: Path) -> tuple[int, set[Listener
     seen: set[Listener] = set()
     started: set[int] = set()
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # replay must keep Ray on loopback by itself: not with a setting a test before left here
+        env = {name: value for name, value in os.environ.items() if name not in LOOPBACK_ENV}
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + RUN_TIMEOUT_S
             while proc.poll() is None and time.monotonic() < deadline:

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as err:
         return _fail(1, f"cannot load model {cfg.node.model}: {err}")
     bags, others = find_bags(args.bag)
-    if args.ray is not None or bags != args.bag:  # else one bag, replayed as ever
+    if args.ray is not None or len(args.bag) > 1 or bags != args.bag:  # else one bag, replayed as ever
         return _run_many(args, cfg, bags, others, model, segmenter)
     stop = threading.Event()
     try:
