@@ -25,7 +25,6 @@ from asymfusion_ros.inference.errors import BackendError, EngineBuildError
 from asymfusion_ros.inference.model_bundle import sidecar_path
 from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, Frame, fingerprint
 
-
 # Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
 EXAMPLES: tuple[str, ...] = (
     "asymfusion build-engine my_model.onnx --precision fp16",

@@ -126,7 +126,9 @@ def check_tensorrt() -> Check:
         return Check("tensorrt", Mark.FAIL, f"does not import: {err}", "reinstall it for this Python")
     found = getattr(tensorrt, "__version__", "?")
     if tensorrt_supported(tensorrt):
-        return Check("tensorrt", Mark.OK, f"TensorRT {found} (floor {TENSORRT_FLOOR})", data={"version": found})
+        return Check(
+            "tensorrt", Mark.OK, f"TensorRT {found} (floor {TENSORRT_FLOOR})", data={"version": found}
+        )
     fix = f"JetPack 5.1 or newer (TensorRT {TENSORRT_FLOOR}+); until then `auto` runs ONNX Runtime"
     detail = f"TensorRT {found} is older than the {TENSORRT_FLOOR} floor"
     return Check("tensorrt", Mark.FAIL, detail, fix, data={"version": found})
@@ -149,7 +151,9 @@ def check_gpu() -> Check:
 def check_onnxruntime() -> Check:
     version = _version("onnxruntime") or _version("onnxruntime-gpu")
     if importlib.util.find_spec("onnxruntime") is None:
-        return Check("onnxruntime", Mark.ABSENT, "not installed", "pip install onnxruntime (onnxruntime-gpu for CUDA)")
+        return Check(
+            "onnxruntime", Mark.ABSENT, "not installed", "pip install onnxruntime (onnxruntime-gpu for CUDA)"
+        )
     import onnxruntime as ort
 
     providers = ort.get_available_providers()
@@ -160,7 +164,9 @@ def check_onnxruntime() -> Check:
 def check_torch() -> Check:
     version = _version("torch")
     if version is None or importlib.util.find_spec("torch") is None:
-        return Check("torch", Mark.ABSENT, "not installed", "only to train or run .pt checkpoints: pip install torch")
+        return Check(
+            "torch", Mark.ABSENT, "not installed", "only to train or run .pt checkpoints: pip install torch"
+        )
     return Check("torch", Mark.OK, f"PyTorch {version}")
 
 
@@ -182,7 +188,9 @@ def check_auto(model: Path) -> tuple[Check, BackendKind | None]:
             where = "CUDA" if (first if isinstance(first, str) else first[0]) == CUDA_PROVIDER else "CPU"
         detail = f"ONNX Runtime {where} for {model.name}: TensorRT passed over, {why}"
     elif kind is BackendKind.TENSORRT:
-        detail = f"TensorRT for {model.name}" + (": 8.5+ imports and a CUDA GPU is visible" if model.suffix == ".onnx" else "")
+        detail = f"TensorRT for {model.name}" + (
+            ": 8.5+ imports and a CUDA GPU is visible" if model.suffix == ".onnx" else ""
+        )
     else:
         detail = f"PyTorch for {model.name} (a .pt checkpoint)"
     return Check("auto backend", Mark.OK, detail, data={"backend": kind.value, "model": str(model)}), kind
@@ -198,7 +206,9 @@ def check_engine_cache(required: bool) -> Check:
     detail = f"{folder} ({state if writable else 'not writable'})"
     if writable:
         return Check("engine cache", Mark.OK, detail, required=required)
-    return Check("engine cache", Mark.FAIL, detail, f"set {CACHE_ENV} to a writable folder", required=required)
+    return Check(
+        "engine cache", Mark.FAIL, detail, f"set {CACHE_ENV} to a writable folder", required=required
+    )
 
 
 def check_model(model: Path) -> Check:
@@ -214,7 +224,9 @@ def check_model(model: Path) -> Check:
         segmenter.segment(rgb, depth_m)
         t2 = time.perf_counter()
     except BackendError as err:
-        return Check("model", Mark.FAIL, str(err), "see the auto backend line; --model picks another", required=True)
+        return Check(
+            "model", Mark.FAIL, str(err), "see the auto backend line; --model picks another", required=True
+        )
     ms = {"load": round((t1 - t0) * 1e3, 1), "first_frame": round((t2 - t1) * 1e3, 1)}
     detail = (
         f"loaded in {ms['load']:.0f} ms, one {CAMERA_SIZE[1]}x{CAMERA_SIZE[0]} frame segmented in "
@@ -254,7 +266,9 @@ def run_checks(model_name: str = "default") -> list[Check]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", default="default", help="the model to try: a shipped model's name or a file (default: default)"
+        "--model",
+        default="default",
+        help="the model to try: a shipped model's name or a file (default: default)",
     )
     parser.add_argument("--json", action="store_true", help="the checks as JSON on stdout, for scripts")
 

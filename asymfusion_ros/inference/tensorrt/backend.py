@@ -65,7 +65,8 @@ def _check_version() -> None:
     """TensorRT before 8.5 has neither the named-tensor API nor UINT8 inputs: say so, not AttributeError."""
     if not tensorrt_supported(trt):
         raise EngineBuildError(
-            f"TensorRT {TRT_VERSION} is older than {TENSORRT_FLOOR} (JetPack 5.1), the oldest this package supports"
+            f"TensorRT {TRT_VERSION} is older than {TENSORRT_FLOOR} (JetPack 5.1), "
+            "the oldest this package supports"
         )
 
 
