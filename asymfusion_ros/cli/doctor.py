@@ -177,7 +177,8 @@ def check_auto(model: Path) -> tuple[Check, BackendKind | None]:
     try:
         kind = resolve_kind(model, BackendKind.AUTO)
     except BackendError as err:
-        return Check("auto backend", Mark.FAIL, str(err), "give a .onnx, .engine/.plan or .pt model"), None
+        fix = "give a .onnx, .engine/.plan or .pt model"
+        return Check("auto backend", Mark.FAIL, str(err), fix, required=True), None
     if kind is BackendKind.ONNXRUNTIME:
         why = tensorrt_unusable_reason()
         where = "CPU"
@@ -280,5 +281,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"node_can_run": can_run, "checks": [c.to_dict() for c in checks]}, indent=2))
     else:
         print("\n".join(c.line() for c in checks))
-        print("the node can run here" if can_run else "the node cannot run here: fix the ✗ lines above")
-    return 0 if can_run else 1
+    if not can_run:
+        failed = ", ".join(c.name for c in checks if c.blocks_node)
+        print(f"error: the node cannot run here: fix {failed} (the ✗ lines)", file=sys.stderr)
+        return 1
+    if not args.json:
+        print("the node can run here")
+    return 0
