@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -88,28 +89,50 @@ def check_python() -> Check:
     return Check("python", Mark.FAIL, detail, f"use Python {floor} or newer (ROS 2 Humble's)", required=True)
 
 
+def _ros_distro() -> str | None:
+    """The sourced distro, else the one of pip-installed ``ros-<distro>-rclpy`` wheels."""
+    if os.environ.get("ROS_DISTRO"):
+        return os.environ["ROS_DISTRO"]
+    for dist in importlib.metadata.distributions():
+        match = re.fullmatch(r"ros-([a-z]+)-rclpy", dist.metadata["Name"] or "")
+        if match:
+            return f"{match.group(1)} (pip wheels)"
+    return None
+
+
 def check_rclpy() -> Check:
-    distro = os.environ.get("ROS_DISTRO")
-    where = f"ROS 2 {distro}" if distro else "ROS_DISTRO unset (rclpy from pip wheels, or ROS not sourced)"
+    distro = _ros_distro()
+    where = f"ROS 2 {distro}" if distro else "no ROS 2 distro found (ROS_DISTRO unset)"
     try:
         import rclpy  # noqa: F401
     except ImportError as err:
-        fix = "source /opt/ros/<distro>/setup.bash, or pip install -e '.[ros]' (Kilted wheels)"
+        fix = "source /opt/ros/<distro>/setup.bash, or pip install -e '.[ros]' (the Kilted wheels)"
         return Check("ros2", Mark.FAIL, f"{where}; rclpy does not import: {err}", fix, required=True)
-    return Check("ros2", Mark.OK, f"{where}; rclpy imports", required=True)
+    version = _version("rclpy")
+    return Check("ros2", Mark.OK, f"{where}; rclpy {version + ' ' if version else ''}imports", required=True)
+
+
+def _rmw() -> str:
+    chosen = os.environ.get("RMW_IMPLEMENTATION")
+    try:
+        from rclpy.utilities import get_rmw_implementation_identifier
+
+        used = get_rmw_implementation_identifier()
+    except (ImportError, RuntimeError):
+        return chosen or "unset (the distro's default)"
+    return used if chosen else f"{used} (RMW_IMPLEMENTATION unset: the default)"
 
 
 def check_dds() -> Check:
-    rmw = os.environ.get("RMW_IMPLEMENTATION") or "unset (the distro's default)"
     domain = os.environ.get("ROS_DOMAIN_ID", "")
     scope = os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE") or "unset (SUBNET)"
     if os.environ.get("ROS_LOCALHOST_ONLY") == "1":
         scope += ", ROS_LOCALHOST_ONLY=1"
-    detail = f"RMW_IMPLEMENTATION {rmw}, ROS_DOMAIN_ID {domain or 'unset (0)'}, discovery {scope}"
+    detail = f"{_rmw()}, ROS_DOMAIN_ID {domain or 'unset (0)'}, discovery range {scope}"
     if domain and not (domain.isdigit() and int(domain) <= MAX_DOMAIN_ID):
         fix = f"set ROS_DOMAIN_ID to an integer 0-{MAX_DOMAIN_ID}, the same on every machine of the robot"
         return Check("dds", Mark.FAIL, detail, fix, required=True)
-    if "LOCALHOST" in scope or scope.startswith("OFF"):
+    if "LOCALHOST" in scope or scope.startswith("OFF") or "LOCALHOST_ONLY" in scope:
         detail += ": other machines will not see this node"
     return Check("dds", Mark.OK, detail, required=True)
 
