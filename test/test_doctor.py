@@ -41,7 +41,10 @@ def _fake_tensorrt(
     package.joinpath("__init__.py").write_text(
         f'__version__ = "{version}"\n\n\nclass ICudaEngine:\n{attribute}'
     )
-    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    # Whatever `import tensorrt` leaves in sys.modules goes at teardown: setitem records that the
+    # name was absent (or what it held), delitem makes the import below find the fake package.
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.delitem(sys.modules, "tensorrt")
     monkeypatch.syspath_prepend(str(package.parent))
 
 
