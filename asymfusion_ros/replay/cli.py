@@ -43,6 +43,13 @@ STOPPED = (BagStatus.DONE, BagStatus.INTERRUPTED, BagStatus.NOT_RUN)
 """A bag's status that is not a failure: done, or stopped by Ctrl-C (the run exits 130)."""
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion replay my_bag --report replay_report --out replay_out",
+    "asymfusion replay bags/ --jobs 2 --report fleet_report",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bag",
