@@ -60,7 +60,8 @@ def test_a_killed_worker_leaves_a_readable_output_bag(
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    cfg = ReplayConfig(bag=bags["short"], out=out, progress=False)
+    report = tmp_path / "report"
+    cfg = ReplayConfig(bag=bags["short"], out=out, report_dir=report, progress=False)
     tasks = plan(cfg, [bags["short"], bags["victim"], bags["other"]])
     model = ModelSpec(str(tiny_onnx), "onnxruntime", "fp32", threads=1)
     progress = _KillAfterFrames(tasks, threading.Event(), False)
@@ -85,6 +86,7 @@ def test_a_killed_worker_leaves_a_readable_output_bag(
         assert isinstance(classes.ext, ConnectionExtRosbag2)  # still latched:
         assert classes.ext.offered_qos_profiles[0].durability is QosDurability.TRANSIENT_LOCAL
     assert not list(out.glob(".*"))  # no work folder left
+    assert sorted(p.name for p in (report / "bags").iterdir()) == ["other", "short"]  # none half-written
     for done in (results[0], results[2]):
         assert done.status is BagStatus.DONE and bag_entry(done, None)["output_bag_recovery"] is None
 

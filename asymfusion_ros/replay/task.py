@@ -10,6 +10,7 @@ per process and kept. A task talks to the run that dispatched it through a
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,7 +131,11 @@ class Progress(Protocol):
 
 def died(task: BagTask, reason: str) -> BagResult:
     """A bag whose worker died: failed for ``reason``; the output bag it was writing is made
-    readable with what it holds, or removed (``bags.recover``), and the reason says which."""
+    readable with what it holds, or removed (``bags.recover``), and the reason says which. Its
+    report folder, begun (overlays) but never written, is removed: no report links to it."""
+    report_dir = task.cfg.report_dir
+    if report_dir is not None and report_dir.is_dir() and not (report_dir / "report.json").exists():
+        shutil.rmtree(report_dir)
     if task.cfg.out is None:
         return BagResult(task, BagStatus.FAILED, reason)
     recovered = recover_bag(task.cfg.out, task.cfg.out_format)
