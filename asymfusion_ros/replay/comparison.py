@@ -120,12 +120,12 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     lines += [f"processed despite {kind}: {count} frames" for kind, count in sorted(data["problems"].items())]
     lines += [f"warning: {w}" for w in data["warnings"]]
     width = max(len(e["name"]) for e in entries)
-    header = ["pixel acc", "mean acc", "mIoU", "mIoU gt", "total p50 / p95 ms"]
-    lines.append(f"{'model':{width}s}  " + "  ".join(f"{h:>9s}" for h in header))
+    header = ["pixel acc", "mean acc", "mIoU", "mIoU gt"]
+    lines.append(f"{'model':{width}s}  " + "  ".join(f"{h:>9s}" for h in header) + "  total p50 / p95 ms")
     for entry in entries:
-        cells = [*_scores(entry), _latency(entry, "total")]
+        scores = "  ".join(f"{c:>9s}" for c in _scores(entry))
         lines.append(
-            f"{entry['name']:{width}s}  " + "  ".join(f"{c:>9s}" for c in cells) + f"  ({entry['backend']})"
+            f"{entry['name']:{width}s}  {scores}  {_latency(entry, 'total'):>18s}  ({entry['backend']})"
         )
     lines.append("agreement (pixels with the same label):")
     matrix = data["agreement"]["matrix"]
@@ -178,11 +178,12 @@ def _markdown(data: dict[str, Any]) -> str:
     out += ["## Agreement", "", "The share of pixels where the two models give the same label.", ""]
     matrix = data["agreement"]["matrix"]
     out += _table(["", *names], [[name, *map(percent, row)] for name, row in zip(names, matrix, strict=True)])
-    classes = list(dict.fromkeys(c for e in entries for c in e["class_shares"]))
-    out += ["## Predicted classes (share of pixels)", ""]
-    out += _table(
-        ["class", *names], [[c, *(percent(e["class_shares"].get(c, 0.0)) for e in entries)] for c in classes]
+    shares = [e["class_shares"] for e in entries]
+    classes = sorted(
+        {c for own in shares for c in own}, key=lambda c: -max(own.get(c, 0.0) for own in shares)
     )
+    out += ["## Predicted classes (share of pixels)", ""]
+    out += _table(["class", *names], [[c, *(percent(own.get(c, 0.0)) for own in shares)] for c in classes])
     return "\n".join(out)
 
 

@@ -29,7 +29,16 @@ from asymfusion_ros.bags import BagReader, BagReadError, detect_topics
 from asymfusion_ros.replay.comparison import MODELS_DIR
 from asymfusion_ros.replay.fleet_report import BAGS_DIR
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, expected_frames
-from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, not_run, run_bag
+from asymfusion_ros.replay.task import (
+    BagResult,
+    BagStatus,
+    BagTask,
+    Models,
+    ModelSpec,
+    as_models,
+    not_run,
+    run_bag,
+)
 
 BAG_SUFFIXES = (".mcap", ".db3", ".bag")
 STORAGE_SUFFIXES = (".mcap", ".db3")
@@ -318,7 +327,7 @@ def run_in_processes(
 
 def run_fleet(
     tasks: Sequence[BagTask],
-    models: Sequence[ModelSpec],
+    models: Models,
     progress: FleetProgress,
     *,
     jobs: int = 1,
@@ -327,10 +336,12 @@ def run_fleet(
 ) -> tuple[list[BagResult], float]:
     """Every task's result in task order, and the run's wall time in seconds.
 
+    ``models``: one, or several to compare, each on every frame (``BagResult.comparison``).
     ``use_ray``: Ray tasks, on ``ray_address`` (``auto``, ``ray://host:port``) or a Ray started
     for the run on loopback with ``jobs`` CPUs; else ``jobs`` worker processes, or this one.
     """
     t0 = time.perf_counter()
+    models = as_models(models)
     if use_ray:
         from asymfusion_ros.replay.fleet_ray import run_on_ray
 
