@@ -20,7 +20,7 @@ from asymfusion_ros.replay.runner import OUTPUT_TOPICS, ReplayConfig, replay
 
 SIZE = (64, 80)
 FRAMES = 5
-FLEET = {"a": 3, "b": 4}
+FLEET = {"a": FRAMES, "b": 4}
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,11 @@ def bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fleet(bag: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two bags: the labelled one and another scene."""
     root = tmp_path_factory.mktemp("compare_fleet")
-    for seed, (name, frames) in enumerate(FLEET.items(), start=30):
-        make_bag.write_synthetic_bag(root / name, frames=frames, rate_hz=30.0, size=SIZE, seed=seed)
+    shutil.copytree(bag, root / "a")
+    make_bag.write_synthetic_bag(root / "b", frames=FLEET["b"], rate_hz=30.0, size=SIZE, seed=30)
     return root
 
 

@@ -4,8 +4,10 @@ bags, of ``replay.fleet`` (options, exit status).
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
 read or lacks a stream, a model that does not load, inference failing, no frame processed;
 with many bags: any bag failed, or Ray missing or unreachable); 2 a usage error (a bad
-option value, an unknown model name, an ambiguous topic or one named that the bag lacks, an
-``--out`` that exists).
+option value, an unknown model name, the same model given twice, an ambiguous topic or one
+named that the bag lacks, an ``--out`` that exists). Models are all loaded before anything
+is written. Several ``--model``: every model on every frame, one comparison report
+(``replay.comparison``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Averaging per-bag mIoUs would weigh a 10-frame bag like a 10 000-frame one and call a class
 absent from most bags "perfect" there; summing the counts gives the score of all frames
 together, exactly as if they were one bag. Latency is the merged samples of every frame.
-``report.json`` keeps the one-bag keys and adds ``bags``, worst first.
+``report.json`` keeps the one-bag keys and adds ``bags``, worst first. Models compared: each
+one's fleet report as if it ran alone, and their comparison (``fleet_comparison``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ output bag holds what the node would publish. This module adds reading, writing,
 
 Outputs: scores against a ground-truth label topic, per-stage latency, a report folder,
 and optionally a bag with the node's output topics beside the inputs for RViz/Foxglove.
+Several models (``replay_models``) each get all of that, on frames decoded once, and are
+compared (``replay.comparison``).
 """
 
 from __future__ import annotations
