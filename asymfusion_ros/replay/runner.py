@@ -168,10 +168,12 @@ class Replay:
         self.progress: Any = None
 
     def skip(self, reason: str, count: int = 1) -> None:
+        """Count frames not processed, in every model's report."""
         for model in self.models:
             model.report.skip(reason, count)
 
     def warn(self, message: str) -> None:
+        """A warning about the bag, in every model's report."""
         for model in self.models:
             model.report.warn(message)
 
