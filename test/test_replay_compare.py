@@ -145,7 +145,7 @@ def test_bad_models_write_nothing(
     for status, models in cases.items():
         assert _replay(bag, *models, *outputs) == status
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert not (tmp_path / "report").exists() and not (tmp_path / "out").exists()
     assert "same model" in _last_error(bag, ["--model", tiny_onnx, "--model", tiny_onnx], capsys)
 

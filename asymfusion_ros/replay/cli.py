@@ -162,7 +162,7 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 
 
 def _fail(status: int, message: str) -> int:
-    print(f"replay: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr)
     return status
 
 
