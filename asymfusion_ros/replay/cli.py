@@ -52,8 +52,7 @@ if TYPE_CHECKING:
 # Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
 EXAMPLES: tuple[str, ...] = (
     "asymfusion replay my_bag --report replay_report --out replay_out",
-    "asymfusion replay bags/ --jobs 2 --report fleet_report",
-    "asymfusion replay my_bag --model default --model my_model.onnx --report compare_report",
+    "asymfusion replay bags/ --jobs 2 --model default --model my_model.onnx --report compare_report",
 )
 
 
