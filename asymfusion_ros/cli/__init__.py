@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("asymfusion_ros.training.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
     "compare": ("asymfusion_ros.training.compare", "train and evaluate every fusion scheme alike"),
     "export": ("asymfusion_ros.cli.export", "export a checkpoint to a self-describing ONNX bundle"),
+    "import": (
+        "asymfusion_ros.cli.import_net",
+        "wrap a network trained elsewhere (an ESANet ONNX file, ...) into a self-describing bundle",
+    ),
     "build-engine": ("asymfusion_ros.cli.build_engine", "build and cache a TensorRT engine"),
     "bench": ("asymfusion_ros.cli.bench", "per-stage latency and fps of the inference pipeline"),
     "replay": ("asymfusion_ros.replay.cli", "run the segmenter over a rosbag, score it, write outputs"),
