@@ -51,8 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     names.add_argument("--classes", help="nyu40, sunrgbd37, cityscapes19, ade20k150 or a class set FILE.yaml")
     names.add_argument("--rgb-scale", type=float, help="colour multiplier before mean/std (default 1/255)")
-    names.add_argument("--rgb-mean", type=float, nargs=3, metavar=("R", "G", "B"), help="default: ImageNet's")
-    names.add_argument("--rgb-std", type=float, nargs=3, metavar=("R", "G", "B"), help="default: ImageNet's")
+    names.add_argument(
+        "--rgb-mean", type=float, nargs=3, metavar="V", help="per channel in --channel-order (default ImageNet's)"
+    )
+    names.add_argument(
+        "--rgb-std", type=float, nargs=3, metavar="V", help="per channel in --channel-order (default ImageNet's)"
+    )
     names.add_argument("--channel-order", choices=[c.value for c in ChannelOrder], help="default rgb")
     names.add_argument("--depth-unit", choices=[u.value for u in DepthUnit], help="unit before mean/std (default mm)")
     names.add_argument("--depth-mean", type=float, help="in --depth-unit (default 0)")

@@ -3,8 +3,8 @@
 An ``ImportSpec`` is the whole contract between our bundle inputs (``rgb`` uint8 [1,H,W,3],
 ``depth`` float32 metres [1,H,W], 0/NaN/negative invalid) and a network trained elsewhere:
 
-* colour: ``x * rgb_scale``, minus ``rgb_mean``, divided by ``rgb_std`` per channel, in
-  ``channel_order`` (rgb or bgr), NCHW;
+* colour: reordered to ``channel_order`` (rgb or bgr), ``x * rgb_scale``, minus ``rgb_mean``,
+  divided by ``rgb_std`` per channel (both in that order), NCHW;
 * depth: metres or millimetres (``depth_unit``), minus ``depth_mean``, divided by
   ``depth_std``; a pixel that is invalid (not > 0, or beyond ``depth_max_m`` when set) becomes
   ``depth_invalid`` *after* normalisation, as ESANet's ``raw`` depth mode keeps holes at 0;

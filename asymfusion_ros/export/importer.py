@@ -226,10 +226,8 @@ def _preprocess_graph(spec: ImportSpec, input_size: tuple[int, int], opset: int)
     nodes: list[onnx.NodeProto] = []
     outputs = []
     if spec.rgb_input:
-        mean = np.asarray(spec.rgb_mean, np.float32)
+        mean = np.asarray(spec.rgb_mean, np.float32)  # in the network's channel order
         std = np.asarray(spec.rgb_std, np.float32)
-        if spec.channel_order is ChannelOrder.BGR:
-            mean, std = mean[::-1], std[::-1]
         nodes += [
             helper.make_node("Cast", ["rgb"], ["pre/rgb_f"], to=TensorProto.FLOAT),
             helper.make_node("Transpose", ["pre/rgb_f"], ["pre/rgb_nchw"], perm=[0, 3, 1, 2]),
