@@ -30,8 +30,8 @@ class TinyRGBD(nn.Module):
         self.bn = nn.BatchNorm2d(8)
         self.head = nn.Conv2d(8, classes, 3, padding=1)
         with torch.no_grad():
-            self.bn.running_mean.uniform_(-0.5, 0.5)
-            self.bn.running_var.uniform_(0.5, 2.0)
+            nn.init.uniform_(self.bn.running_mean, -0.5, 0.5)  # type: ignore[arg-type]
+            nn.init.uniform_(self.bn.running_var, 0.5, 2.0)  # type: ignore[arg-type]
             self.depth_conv.weight.mul_(4.0)  # depth matters: a wrong depth step changes labels
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:

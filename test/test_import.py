@@ -92,8 +92,16 @@ def test_esanet_interface_becomes_a_checked_bundle(nets: dict[str, Path], tmp_pa
     result = import_onnx(source, tmp_path / "b.onnx", preset("esanet-nyuv2"))
     assert result.parity.ok and result.tensorrt_warning == "" and result.source_opset == opset
     model = onnx.load(str(result.path))
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in (*model.graph.input, *model.graph.output)}
-    assert shapes == {"rgb": [1, 48, 64, 3], "depth": [1, 48, 64], "labels": [1, 48, 64], "confidence": [1, 48, 64]}
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in (*model.graph.input, *model.graph.output)
+    }
+    assert shapes == {
+        "rgb": [1, 48, 64, 3],
+        "depth": [1, 48, 64],
+        "labels": [1, 48, 64],
+        "confidence": [1, 48, 64],
+    }
     run_structural_checks(model)
     assert {n.op_type for n in model.graph.node} <= TENSORRT_ONNX_OPS
     assert 13 <= next(o.version for o in model.opset_import if o.domain == "") <= 17
@@ -112,7 +120,9 @@ def test_esanet_interface_becomes_a_checked_bundle(nets: dict[str, Path], tmp_pa
 
 def test_parity_on_real_frames(nets: dict[str, Path], nyu_sample: Path, tmp_path: Path) -> None:
     def real(size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        return fit_frames(camera_frames(f"nyudv2:{nyu_sample}?depth_scale=5000", 0.001, size, 2), size, limit=2)
+        return fit_frames(
+            camera_frames(f"nyudv2:{nyu_sample}?depth_scale=5000", 0.001, size, 2), size, limit=2
+        )
 
     result = import_onnx(nets["opset17"], tmp_path / "b.onnx", preset("esanet-nyuv2"), check_frames=real)
     assert result.parity.label_agreement >= 0.999
@@ -171,7 +181,9 @@ def test_generic_flags_bgr_metres_and_a_class_file(nets: dict[str, Path], tmp_pa
     valid = np.nan_to_num(depth) > 0
     d = np.where(valid, (np.nan_to_num(depth) - 2.5) / 1.5, -3.0)
     with torch.no_grad():
-        theirs = build()(torch.tensor(x.transpose(2, 0, 1)[None]).float(), torch.tensor(d[None, None]).float())
+        theirs = build()(
+            torch.tensor(x.transpose(2, 0, 1)[None]).float(), torch.tensor(d[None, None]).float()
+        )
     assert (_run(out, rgb, depth)[0] == theirs.argmax(1)[0].numpy()).mean() >= 0.999
 
 
@@ -189,7 +201,9 @@ def test_opset_above_tensorrt_is_converted(tmp_path: Path) -> None:
     assert next(o.version for o in onnx.load(str(result.path)).opset_import if o.domain == "") == 17
 
 
-def test_foreign_op_outside_the_allow_list_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_op_outside_the_allow_list_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     class WithSelu(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -200,7 +214,10 @@ def test_foreign_op_outside_the_allow_list_is_a_warning(tmp_path: Path, capsys: 
 
     source = export(WithSelu().eval(), tmp_path / "selu.onnx")
     assert main(["import", str(source), "--preset", "esanet-nyuv2", "-o", str(tmp_path / "b.onnx")]) == 0
-    assert "warning: TensorRT compatibility: op Selu is not on the TensorRT allow-list" in capsys.readouterr().err
+    assert (
+        "warning: TensorRT compatibility: op Selu is not on the TensorRT allow-list"
+        in capsys.readouterr().err
+    )
 
 
 def _bad_output(tmp_path: Path) -> Path:
@@ -226,27 +243,64 @@ def _four_channel_rgb(tmp_path: Path) -> Path:
 
 BAD_INPUTS = {
     "not onnx": (lambda nets, tmp: _text(tmp), ["--preset", "esanet-nyuv2"], 1, "is not an ONNX file"),
-    "missing file": (lambda nets, tmp: tmp / "absent.onnx", ["--preset", "esanet-nyuv2"], 1, "is not an ONNX file"),
-    "input count": (lambda nets, tmp: nets["rgb_only"], ["--preset", "esanet-nyuv2"], 1, "has inputs ['rgb']"),
-    "channel count": (lambda nets, tmp: _four_channel_rgb(tmp), ["--preset", "esanet-nyuv2"], 1, "expected [1,3,H,W]"),
+    "missing file": (
+        lambda nets, tmp: tmp / "absent.onnx",
+        ["--preset", "esanet-nyuv2"],
+        1,
+        "is not an ONNX file",
+    ),
+    "input count": (
+        lambda nets, tmp: nets["rgb_only"],
+        ["--preset", "esanet-nyuv2"],
+        1,
+        "has inputs ['rgb']",
+    ),
+    "channel count": (
+        lambda nets, tmp: _four_channel_rgb(tmp),
+        ["--preset", "esanet-nyuv2"],
+        1,
+        "expected [1,3,H,W]",
+    ),
     "class count": (lambda nets, tmp: nets["classes19"], ["--preset", "esanet-nyuv2"], 1, "has 19 channels"),
     "preset of another shape": (
-        lambda nets, tmp: nets["opset17"], ["--preset", "esanet-cityscapes"], 1, "has 40 channels but class set"
+        lambda nets, tmp: nets["opset17"],
+        ["--preset", "esanet-cityscapes"],
+        1,
+        "has 40 channels but class set",
     ),
-    "dynamic without size": (lambda nets, tmp: nets["dynamic"], ["--preset", "esanet-nyuv2"], 1, "give --size"),
+    "dynamic without size": (
+        lambda nets, tmp: nets["dynamic"],
+        ["--preset", "esanet-nyuv2"],
+        1,
+        "give --size",
+    ),
     "size on a static net": (
-        lambda nets, tmp: nets["opset17"], ["--preset", "esanet-nyuv2", "--size", "96x64"], 1, "is fixed at 64x48"
+        lambda nets, tmp: nets["opset17"],
+        ["--preset", "esanet-nyuv2", "--size", "96x64"],
+        1,
+        "is fixed at 64x48",
     ),
     "neither logits nor labels": (
-        lambda nets, tmp: _bad_output(tmp), ["--preset", "esanet-nyuv2"], 1, "neither logits"
+        lambda nets, tmp: _bad_output(tmp),
+        ["--preset", "esanet-nyuv2"],
+        1,
+        "neither logits",
     ),
     "unknown output": (lambda nets, tmp: nets["opset17"], ["--output", "logits"], 1, "name the one to use"),
     "unknown class set": (lambda nets, tmp: nets["opset17"], ["--classes", "nope"], 1, "class set 'nope'"),
     "preset with flags": (
-        lambda nets, tmp: nets["opset17"], ["--preset", "esanet-nyuv2", "--depth-unit", "m"], 2, "drop --depth-unit"
+        lambda nets, tmp: nets["opset17"],
+        ["--preset", "esanet-nyuv2", "--depth-unit", "m"],
+        2,
+        "drop --depth-unit",
     ),
     "bad std": (lambda nets, tmp: nets["opset17"], ["--depth-std", "0"], 2, "must be > 0"),
-    "depth mode without preset": (lambda nets, tmp: nets["opset17"], ["--depth-mode", "refined"], 2, "for a preset"),
+    "depth mode without preset": (
+        lambda nets, tmp: nets["opset17"],
+        ["--depth-mode", "refined"],
+        2,
+        "for a preset",
+    ),
 }
 
 
@@ -276,9 +330,15 @@ def test_segmenter_eval_bench_and_build_engine_take_the_bundle(
     rgb, depth = _frame(4, (480, 640))
     result = segmenter.segment(rgb, depth)
     assert result.labels.shape == (480, 640) and result.labels.max() < 40
-    assert main(["eval", "--model", str(bundle), "--data", f"nyudv2:{nyu_sample}?depth_scale=5000", "--json"]) == 0
+    assert (
+        main(["eval", "--model", str(bundle), "--data", f"nyudv2:{nyu_sample}?depth_scale=5000", "--json"])
+        == 0
+    )
     assert 0.0 <= json.loads(capsys.readouterr().out)["pixel_acc"] <= 1.0
-    assert main(["bench", "--model", str(bundle), "--backend", "onnxruntime", "--iters", "2", "--warmup", "0"]) == 0
+    assert (
+        main(["bench", "--model", str(bundle), "--backend", "onnxruntime", "--iters", "2", "--warmup", "0"])
+        == 0
+    )
     capsys.readouterr()
     status = main(["build-engine", str(bundle)])
     if status != 0:  # no TensorRT here: it got as far as looking for it

@@ -35,8 +35,12 @@ _GENERIC = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, help="the foreign network, an .onnx file")
-    parser.add_argument("-o", dest="bundle", type=Path, required=True, metavar="BUNDLE.onnx", help="the bundle to write")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="a published network's declaration (docs/import.md)")
+    parser.add_argument(
+        "-o", dest="bundle", type=Path, required=True, metavar="BUNDLE.onnx", help="the bundle to write"
+    )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), help="a published network's declaration (docs/import.md)"
+    )
     parser.add_argument(
         "--depth-mode",
         choices=[m.value for m in DepthMode],
@@ -44,36 +48,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with a preset: ESANet's depth mode; raw keeps holes at 0 after normalisation (default)",
     )
     names = parser.add_argument_group("network by flags (without --preset)")
-    names.add_argument("--rgb-input", help="name of the colour input [1,3,H,W], or 'none' (default: 'rgb' if present)")
-    names.add_argument("--depth-input", help="name of the depth input [1,1,H,W], or 'none' (default: 'depth' if present)")
     names.add_argument(
-        "--output", dest="foreign_output", help="output holding logits [1,C,h,w] or labels (default: the only one)"
+        "--rgb-input", help="name of the colour input [1,3,H,W], or 'none' (default: 'rgb' if present)"
+    )
+    names.add_argument(
+        "--depth-input", help="name of the depth input [1,1,H,W], or 'none' (default: 'depth' if present)"
+    )
+    names.add_argument(
+        "--output",
+        dest="foreign_output",
+        help="output holding logits [1,C,h,w] or labels (default: the only one)",
     )
     names.add_argument("--classes", help="nyu40, sunrgbd37, cityscapes19, ade20k150 or a class set FILE.yaml")
     names.add_argument("--rgb-scale", type=float, help="colour multiplier before mean/std (default 1/255)")
     names.add_argument(
-        "--rgb-mean", type=float, nargs=3, metavar="V", help="per channel in --channel-order (default ImageNet's)"
+        "--rgb-mean",
+        type=float,
+        nargs=3,
+        metavar="V",
+        help="per channel in --channel-order (default ImageNet's)",
     )
     names.add_argument(
-        "--rgb-std", type=float, nargs=3, metavar="V", help="per channel in --channel-order (default ImageNet's)"
+        "--rgb-std",
+        type=float,
+        nargs=3,
+        metavar="V",
+        help="per channel in --channel-order (default ImageNet's)",
     )
     names.add_argument("--channel-order", choices=[c.value for c in ChannelOrder], help="default rgb")
-    names.add_argument("--depth-unit", choices=[u.value for u in DepthUnit], help="unit before mean/std (default mm)")
+    names.add_argument(
+        "--depth-unit", choices=[u.value for u in DepthUnit], help="unit before mean/std (default mm)"
+    )
     names.add_argument("--depth-mean", type=float, help="in --depth-unit (default 0)")
     names.add_argument("--depth-std", type=float, help="in --depth-unit (default 1)")
     names.add_argument("--depth-invalid", type=float, help="network value of invalid depth (default 0)")
     names.add_argument("--depth-max", type=float, metavar="METRES", help="depth beyond this is invalid too")
     parser.add_argument(
-        "--size", type=image_size, help="WIDTHxHEIGHT for a network with dynamic spatial dims (fixed in the bundle)"
+        "--size",
+        type=image_size,
+        help="WIDTHxHEIGHT for a network with dynamic spatial dims (fixed in the bundle)",
     )
     parser.add_argument(
         "--check-frames",
         help="real frames checked for parity besides synthetic ones: a folder, a rosbag or a dataset "
         "spec such as 'nyudv2:PATH?depth_scale=5000'",
     )
-    parser.add_argument("--check-count", type=int, default=8, help="how many --check-frames to read (default 8)")
     parser.add_argument(
-        "--depth-scale", type=float, default=0.001, help="metres per unit of --check-frames 16-bit depth (0.001: mm)"
+        "--check-count", type=int, default=8, help="how many --check-frames to read (default 8)"
+    )
+    parser.add_argument(
+        "--depth-scale",
+        type=float,
+        default=0.001,
+        help="metres per unit of --check-frames 16-bit depth (0.001: mm)",
     )
 
 
@@ -147,7 +174,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if result.tensorrt_warning:
-        print(f"warning: {result.tensorrt_warning} (ONNX Runtime runs it; build-engine may not)", file=sys.stderr)
+        print(
+            f"warning: {result.tensorrt_warning} (ONNX Runtime runs it; build-engine may not)",
+            file=sys.stderr,
+        )
     info = result.info
     height, width = info.input_size
     print(

@@ -76,7 +76,9 @@ class ImportSpec:
         if self.rgb_input is None and self.depth_input is None:
             raise ValueError("a network needs an rgb input, a depth input or both")
         if len(self.rgb_mean) != 3 or len(self.rgb_std) != 3 or min(self.rgb_std) <= 0:
-            raise ValueError(f"rgb mean/std must be 3 values each (std > 0), got {self.rgb_mean}, {self.rgb_std}")
+            raise ValueError(
+                f"rgb mean/std must be 3 values each (std > 0), got {self.rgb_mean}, {self.rgb_std}"
+            )
         if not self.rgb_scale > 0 or not self.depth_std > 0:
             raise ValueError(f"rgb scale and depth std must be > 0, got {self.rgb_scale}, {self.depth_std}")
         if self.depth_max_m is not None and not self.depth_max_m > 0:
@@ -101,9 +103,7 @@ class ImportSpec:
 
 def _esanet(classes: str, depth_mean: float, depth_std: float, **options: Any) -> ImportSpec:
     """ESANet's test-time ``Normalize``: colour /255 then ImageNet mean/std, depth standardised."""
-    return ImportSpec(
-        classes=classes, output="output", depth_mean=depth_mean, depth_std=depth_std, **options
-    )
+    return ImportSpec(classes=classes, output="output", depth_mean=depth_mean, depth_std=depth_std, **options)
 
 
 # Depth statistics: the ``_depth_mean``/``_depth_std`` of ESANet's dataset classes (the refined

@@ -140,11 +140,15 @@ def _input_size(
         dims = _dims(value)
         if len(dims) != 4 or dims[0] not in (1, None) or dims[1] != channels:
             shown = [d if d is not None else "?" for d in dims]
-            raise ExportError(f"{source} input {name!r} has shape {shown}; expected [1,{channels},H,W] (NCHW)")
+            raise ExportError(
+                f"{source} input {name!r} has shape {shown}; expected [1,{channels},H,W] (NCHW)"
+            )
         height, width = dims[2], dims[3]
         if height is None or width is None:
             if size is None:
-                raise ExportError(f"{source} input {name!r} has dynamic spatial dims: give --size WIDTHxHEIGHT")
+                raise ExportError(
+                    f"{source} input {name!r} has dynamic spatial dims: give --size WIDTHxHEIGHT"
+                )
             height, width = size
         elif size is not None and size != (height, width):
             raise ExportError(
@@ -179,7 +183,9 @@ def _static_foreign(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
         try:
             model = version_converter.convert_version(model, MAX_TENSORRT_OPSET)
         except Exception as err:  # the converter raises RuntimeError/ValueError per adapter
-            raise ExportError(f"{source}: opset {opset} -> {MAX_TENSORRT_OPSET} conversion failed: {err}") from err
+            raise ExportError(
+                f"{source}: opset {opset} -> {MAX_TENSORRT_OPSET} conversion failed: {err}"
+            ) from err
     try:
         folded = fold_static_shapes(model.SerializeToString())
     except Exception as err:  # ONNX Runtime raises its own Fail/InvalidGraph/RuntimeException
@@ -204,11 +210,12 @@ def _output(model: onnx.ModelProto, spec: ImportSpec, source: str) -> ForeignOut
     dims = _dims(value)
     floats = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE)
     integers = (TensorProto.INT64, TensorProto.INT32, TensorProto.UINT8, TensorProto.INT8, TensorProto.INT16)
-    if None not in dims and dims[:1] == [1]:
-        if elem in floats and len(dims) == 4 and dims[1] > 1:
-            return ForeignOutput(name, "logits", dims[1], (dims[2], dims[3]), elem, 4)
-        if elem in integers and (len(dims) == 3 or (len(dims) == 4 and dims[1] == 1)):
-            return ForeignOutput(name, "labels", 0, (dims[-2], dims[-1]), elem, len(dims))
+    static = [d for d in dims if d is not None]
+    if len(static) == len(dims) and static[:1] == [1]:
+        if elem in floats and len(static) == 4 and static[1] > 1:
+            return ForeignOutput(name, "logits", static[1], (static[2], static[3]), elem, 4)
+        if elem in integers and (len(static) == 3 or (len(static) == 4 and static[1] == 1)):
+            return ForeignOutput(name, "labels", 0, (static[-2], static[-1]), elem, len(static))
     shown = [d if d is not None else "?" for d in dims]
     raise ExportError(
         f"{source} output {name!r} ({TensorProto.DataType.Name(elem)} {shown}) is neither logits "
@@ -217,7 +224,9 @@ def _output(model: onnx.ModelProto, spec: ImportSpec, source: str) -> ForeignOut
 
 
 def _const(name: str, values: Any, dtype: Any = np.float32) -> onnx.NodeProto:
-    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(values, dtype), name))
+    return helper.make_node(
+        "Constant", [], [name], value=numpy_helper.from_array(np.asarray(values, dtype), name)
+    )
 
 
 def _preprocess_graph(spec: ImportSpec, input_size: tuple[int, int], opset: int) -> onnx.ModelProto:
@@ -434,7 +443,12 @@ def check_import_parity(
 
 
 def _bundle_info(
-    source: Path, spec: ImportSpec, classes: ClassSet, input_size: tuple[int, int], output: ForeignOutput, opset: int
+    source: Path,
+    spec: ImportSpec,
+    classes: ClassSet,
+    input_size: tuple[int, int],
+    output: ForeignOutput,
+    opset: int,
 ) -> BundleInfo:
     provenance = {
         "origin": "imported",
