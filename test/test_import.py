@@ -241,81 +241,43 @@ def _four_channel_rgb(tmp_path: Path) -> Path:
     return path
 
 
-BAD_INPUTS = {
-    "not onnx": (lambda nets, tmp: _text(tmp), ["--preset", "esanet-nyuv2"], 1, "is not an ONNX file"),
-    "missing file": (
-        lambda nets, tmp: tmp / "absent.onnx",
-        ["--preset", "esanet-nyuv2"],
-        1,
-        "is not an ONNX file",
-    ),
-    "input count": (
-        lambda nets, tmp: nets["rgb_only"],
-        ["--preset", "esanet-nyuv2"],
-        1,
-        "has inputs ['rgb']",
-    ),
-    "channel count": (
-        lambda nets, tmp: _four_channel_rgb(tmp),
-        ["--preset", "esanet-nyuv2"],
-        1,
-        "expected [1,3,H,W]",
-    ),
-    "class count": (lambda nets, tmp: nets["classes19"], ["--preset", "esanet-nyuv2"], 1, "has 19 channels"),
-    "preset of another shape": (
-        lambda nets, tmp: nets["opset17"],
-        ["--preset", "esanet-cityscapes"],
-        1,
-        "has 40 channels but class set",
-    ),
-    "dynamic without size": (
-        lambda nets, tmp: nets["dynamic"],
-        ["--preset", "esanet-nyuv2"],
-        1,
-        "give --size",
-    ),
-    "size on a static net": (
-        lambda nets, tmp: nets["opset17"],
-        ["--preset", "esanet-nyuv2", "--size", "96x64"],
-        1,
-        "is fixed at 64x48",
-    ),
-    "neither logits nor labels": (
-        lambda nets, tmp: _bad_output(tmp),
-        ["--preset", "esanet-nyuv2"],
-        1,
-        "neither logits",
-    ),
-    "unknown output": (lambda nets, tmp: nets["opset17"], ["--output", "logits"], 1, "name the one to use"),
-    "unknown class set": (lambda nets, tmp: nets["opset17"], ["--classes", "nope"], 1, "class set 'nope'"),
-    "preset with flags": (
-        lambda nets, tmp: nets["opset17"],
-        ["--preset", "esanet-nyuv2", "--depth-unit", "m"],
-        2,
-        "drop --depth-unit",
-    ),
-    "bad std": (lambda nets, tmp: nets["opset17"], ["--depth-std", "0"], 2, "must be > 0"),
-    "depth mode without preset": (
-        lambda nets, tmp: nets["opset17"],
-        ["--depth-mode", "refined"],
-        2,
-        "for a preset",
-    ),
+NYU_PRESET = ["--preset", "esanet-nyuv2"]
+# case: (source: a key of ``nets`` or of ``_made``, flags, exit status, part of the error line)
+BAD_INPUTS: dict[str, tuple[str, list[str], int, str]] = {
+    "not onnx": ("text", NYU_PRESET, 1, "is not an ONNX file"),
+    "missing file": ("absent", NYU_PRESET, 1, "is not an ONNX file"),
+    "input count": ("rgb_only", NYU_PRESET, 1, "has inputs ['rgb']"),
+    "channel count": ("rgba", NYU_PRESET, 1, "expected [1,3,H,W]"),
+    "class count": ("classes19", NYU_PRESET, 1, "has 19 channels"),
+    "preset of another shape": ("opset17", ["--preset", "esanet-cityscapes"], 1, "has 40 channels but class"),
+    "dynamic without size": ("dynamic", NYU_PRESET, 1, "give --size"),
+    "size on a static net": ("opset17", [*NYU_PRESET, "--size", "96x64"], 1, "is fixed at 64x48"),
+    "neither logits nor labels": ("pooled", NYU_PRESET, 1, "neither logits"),
+    "unknown output": ("opset17", ["--output", "logits"], 1, "name the one to use"),
+    "unknown class set": ("opset17", ["--classes", "nope"], 1, "class set 'nope'"),
+    "preset with flags": ("opset17", [*NYU_PRESET, "--depth-unit", "m"], 2, "drop --depth-unit"),
+    "bad std": ("opset17", ["--depth-std", "0"], 2, "must be > 0"),
+    "depth mode without preset": ("opset17", ["--depth-mode", "refined"], 2, "for a preset"),
 }
 
 
-def _text(tmp: Path) -> Path:
-    path = tmp / "notes.onnx"
-    path.write_text("not a network\n" * 10)
-    return path
+def _made(name: str, tmp: Path) -> Path:
+    """The bad sources that are not networks of the ``nets`` fixture."""
+    if name == "text":
+        path = tmp / "notes.onnx"
+        path.write_text("not a network\n" * 10)
+        return path
+    if name == "absent":
+        return tmp / "absent.onnx"
+    return _four_channel_rgb(tmp) if name == "rgba" else _bad_output(tmp)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_one_error_line_and_nothing_written(
     nets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
-    make, flags, status, message = BAD_INPUTS[case]
-    source = make(nets, tmp_path)
+    name, flags, status, message = BAD_INPUTS[case]
+    source = nets[name] if name in nets else _made(name, tmp_path)
     out = tmp_path / "out" / "b.onnx"
     assert main(["import", str(source), "-o", str(out), *flags]) == status
     err = capsys.readouterr().err.strip().splitlines()
