@@ -20,6 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from foreign_nets import SIZE, build, esanet_preprocess, export
+from onnx import TensorProto, helper, numpy_helper
 
 from asymfusion_ros.cli import main
 from asymfusion_ros.cli.frame_sources import camera_frames
@@ -104,7 +105,7 @@ def test_esanet_interface_becomes_a_checked_bundle(nets: dict[str, Path], tmp_pa
     }
     run_structural_checks(model)
     assert {n.op_type for n in model.graph.node} <= TENSORRT_ONNX_OPS
-    assert 13 <= next(o.version for o in model.opset_import if o.domain == "") <= 17
+    assert [(o.domain, 13 <= o.version <= 17) for o in model.opset_import] == [("", True)]
     info = read_onnx_info(result.path)
     assert info.modalities == ("rgb", "depth") and info.input_size == SIZE and info.classes.name == "nyu40"
     assert info.model["origin"] == "imported" and info.model["trained_here"] is False
@@ -199,6 +200,40 @@ def test_opset_above_tensorrt_is_converted(tmp_path: Path) -> None:
     result = import_onnx(source, tmp_path / "b.onnx", preset("esanet-nyuv2"))
     assert result.source_opset == 18 and result.parity.ok
     assert next(o.version for o in onnx.load(str(result.path)).opset_import if o.domain == "") == 17
+
+
+def test_opset_18_graph_that_cannot_convert_keeps_its_opset_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BitwiseNot is new in opset 18: nothing takes it to 17, so the graph stays at 18 and is named."""
+    weight = numpy_helper.from_array(np.linspace(-4, 4, 40, dtype=np.float32).reshape(40, 1, 1, 1), "w")
+    nodes = [
+        helper.make_node("ReduceMean", ["rgb"], ["rgb_mean"], keepdims=1),  # all axes: colour counts too
+        helper.make_node("Conv", ["depth", "w"], ["c"]),
+        helper.make_node("Cast", ["c"], ["c_int"], to=TensorProto.INT32),
+        helper.make_node("BitwiseNot", ["c_int"], ["flipped"]),
+        helper.make_node("Cast", ["flipped"], ["f"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["f", "rgb_mean"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mish",
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, c, *SIZE])
+            for n, c in (("rgb", 3), ("depth", 1))
+        ],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 40, *SIZE])],
+        [weight],
+    )
+    source = tmp_path / "mish.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(source))
+    assert main(["import", str(source), *NYU_PRESET, "-o", str(tmp_path / "b.onnx")]) == 0
+    warning = capsys.readouterr().err
+    assert (
+        "opset 18 outside [13, 17]" in warning
+        and "op BitwiseNot is not on the TensorRT allow-list" in warning
+    )
+    assert next(o.version for o in onnx.load(str(tmp_path / "b.onnx")).opset_import) == 18
 
 
 def test_foreign_op_outside_the_allow_list_is_a_warning(

@@ -175,21 +175,22 @@ def _fix_input_dims(model: onnx.ModelProto, spec: ImportSpec, input_size: tuple[
 
 
 def _static_foreign(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
-    """The foreign graph at an opset TensorRT parses, its shape arithmetic folded."""
+    """The foreign graph with its shape arithmetic folded, at an opset TensorRT parses where it
+    converts: a graph of opset > 17 whose conversion fails keeps its opset (the TensorRT check
+    then warns); one below 13 must convert, since our wrapper nodes need opset 13."""
     opset = _opset(model)
-    if not MIN_OPSET <= opset <= MAX_TENSORRT_OPSET:
-        from onnx import version_converter
-
-        try:
-            model = version_converter.convert_version(model, MAX_TENSORRT_OPSET)
-        except Exception as err:  # the converter raises RuntimeError/ValueError per adapter
-            raise ExportError(
-                f"{source}: opset {opset} -> {MAX_TENSORRT_OPSET} conversion failed: {err}"
-            ) from err
     try:
         folded = fold_static_shapes(model.SerializeToString())
     except Exception as err:  # ONNX Runtime raises its own Fail/InvalidGraph/RuntimeException
         raise ExportError(f"{source}: ONNX Runtime cannot load the graph: {err}") from err
+    if not MIN_OPSET <= opset <= MAX_TENSORRT_OPSET:
+        try:
+            folded = _converted(folded, MAX_TENSORRT_OPSET)
+        except Exception as err:  # the converter raises RuntimeError/ValueError per adapter
+            if opset < MIN_OPSET:
+                raise ExportError(
+                    f"{source}: opset {opset} -> {MAX_TENSORRT_OPSET} conversion: {err}"
+                ) from err
     try:
         inferred = onnx.shape_inference.infer_shapes(folded, data_prop=True)
     except onnx.shape_inference.InferenceError as err:
@@ -197,6 +198,29 @@ def _static_foreign(model: onnx.ModelProto, source: str) -> onnx.ModelProto:
     del folded.graph.output[:]  # the outputs' static shapes, which the compose checker needs
     folded.graph.output.extend(inferred.graph.output)
     return folded
+
+
+# Reductions that took ``axes`` as an input and gained ``noop_with_empty_axes`` in opset 18;
+# onnx's 18 -> 17 adapter moves the axes back to an attribute but keeps that attribute, which
+# opset 17 does not know. Its default (0) is opset 17's behaviour, so it can go.
+_REDUCTIONS_18 = frozenset(
+    {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+     "ReduceLogSumExp", "ReduceSumSquare"}
+)  # fmt: skip
+
+
+def _converted(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """``model`` at ``opset`` (onnx's version converter), checked; raises when it cannot be."""
+    from onnx import version_converter
+
+    converted = version_converter.convert_version(model, opset)
+    for node in converted.graph.node:
+        if node.op_type in _REDUCTIONS_18:
+            kept = [a for a in node.attribute if not (a.name == "noop_with_empty_axes" and a.i == 0)]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+    onnx.checker.check_model(converted)
+    return converted
 
 
 def _output(model: onnx.ModelProto, spec: ImportSpec, source: str) -> ForeignOutput:
@@ -294,6 +318,14 @@ def _preprocess_graph(spec: ImportSpec, input_size: tuple[int, int], opset: int)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
+def _reduce_max(source: str, out: str, opset: int) -> list[onnx.NodeProto]:
+    """ReduceMax over the last axis, without keeping it: ``axes`` is an input from opset 18."""
+    if opset < 18:
+        return [helper.make_node("ReduceMax", [source], [out], axes=[-1], keepdims=0)]
+    axes = _const("post/last_axis", [-1], np.int64)
+    return [axes, helper.make_node("ReduceMax", [source, "post/last_axis"], [out], keepdims=0)]
+
+
 def _postprocess_graph(output: ForeignOutput, input_size: tuple[int, int], opset: int) -> onnx.ModelProto:
     """The foreign output -> ``labels`` int32 and ``confidence`` float32 [1,H,W]."""
     height, width = input_size
@@ -320,7 +352,7 @@ def _postprocess_graph(output: ForeignOutput, input_size: tuple[int, int], opset
             scores = "post/scores"
         nodes += [
             helper.make_node("Softmax", [scores], ["post/softmax"], axis=-1),
-            helper.make_node("ReduceMax", ["post/softmax"], ["confidence"], axes=[-1], keepdims=0),
+            *_reduce_max("post/softmax", "confidence", opset),
             helper.make_node("ArgMax", [scores], ["post/argmax"], axis=-1, keepdims=0),
             helper.make_node("Cast", ["post/argmax"], ["labels"], to=TensorProto.INT32),
         ]
@@ -378,9 +410,9 @@ def _assemble(
     src = NET_PREFIX + output.name
     model = onnx.compose.merge_models(front, post, io_map=[(src, src)], outputs=list(OUTPUT_NAMES))
     used = {node.domain for node in model.graph.node} | {""}
-    kept = [o for o in model.opset_import if o.domain in used]
+    kept = {o.domain: o for o in model.opset_import if o.domain in used}  # each part listed its own
     del model.opset_import[:]
-    model.opset_import.extend(kept)
+    model.opset_import.extend(kept.values())
     return model
 
 
