@@ -23,7 +23,8 @@ DESCRIPTION = """\
 RGB-D semantic segmentation for ROS 2 robots (AsymFusion). The node itself runs with
 `ros2 launch asymfusion_ros asymfusion.launch.py`; this command does everything around it:
 check a machine (doctor), try the node (demo, camera), score a model on recordings (replay,
-make-bag), deploy it (export, import a network trained elsewhere, build-engine, bench) and train one (train, eval, compare, models)."""
+make-bag), deploy it (export, build-engine, bench), bring one trained elsewhere (import) and
+train one (train, eval, compare, models)."""
 
 FIRST_STEPS = """\
 first steps:
