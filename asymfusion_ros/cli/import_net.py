@@ -49,18 +49,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     names = parser.add_argument_group("network by flags (without --preset)")
     names.add_argument(
-        "--rgb-input", help="name of the colour input [1,3,H,W], or 'none' (default: 'rgb' if present)"
+        "--rgb-input",
+        metavar="NAME",
+        help="name of the colour input [1,3,H,W], or 'none' (default: 'rgb' if present)",
     )
     names.add_argument(
-        "--depth-input", help="name of the depth input [1,1,H,W], or 'none' (default: 'depth' if present)"
+        "--depth-input",
+        metavar="NAME",
+        help="name of the depth input [1,1,H,W], or 'none' (default: 'depth' if present)",
     )
     names.add_argument(
         "--output",
         dest="foreign_output",
+        metavar="NAME",
         help="output holding logits [1,C,h,w] or labels (default: the only one)",
     )
-    names.add_argument("--classes", help="nyu40, sunrgbd37, cityscapes19, ade20k150 or a class set FILE.yaml")
-    names.add_argument("--rgb-scale", type=float, help="colour multiplier before mean/std (default 1/255)")
+    names.add_argument(
+        "--classes", metavar="SET", help="nyu40, sunrgbd37, cityscapes19, ade20k150 or a class set FILE.yaml"
+    )
+    names.add_argument(
+        "--rgb-scale", type=float, metavar="S", help="colour multiplier before mean/std (default 1/255)"
+    )
     names.add_argument(
         "--rgb-mean",
         type=float,
@@ -79,27 +88,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     names.add_argument(
         "--depth-unit", choices=[u.value for u in DepthUnit], help="unit before mean/std (default mm)"
     )
-    names.add_argument("--depth-mean", type=float, help="in --depth-unit (default 0)")
-    names.add_argument("--depth-std", type=float, help="in --depth-unit (default 1)")
-    names.add_argument("--depth-invalid", type=float, help="network value of invalid depth (default 0)")
+    names.add_argument("--depth-mean", type=float, metavar="V", help="in --depth-unit (default 0)")
+    names.add_argument("--depth-std", type=float, metavar="V", help="in --depth-unit (default 1)")
+    names.add_argument(
+        "--depth-invalid", type=float, metavar="V", help="network value of invalid depth (default 0)"
+    )
     names.add_argument("--depth-max", type=float, metavar="METRES", help="depth beyond this is invalid too")
     parser.add_argument(
         "--size",
         type=image_size,
+        metavar="WxH",
         help="WIDTHxHEIGHT for a network with dynamic spatial dims (fixed in the bundle)",
     )
     parser.add_argument(
         "--check-frames",
+        metavar="SOURCE",
         help="real frames checked for parity besides synthetic ones: a folder, a rosbag or a dataset "
         "spec such as 'nyudv2:PATH?depth_scale=5000'",
     )
     parser.add_argument(
-        "--check-count", type=int, default=8, help="how many --check-frames to read (default 8)"
+        "--check-count", type=int, default=8, metavar="N", help="how many --check-frames to read (default 8)"
     )
     parser.add_argument(
         "--depth-scale",
         type=float,
         default=0.001,
+        metavar="M",
         help="metres per unit of --check-frames 16-bit depth (0.001: mm)",
     )
 
