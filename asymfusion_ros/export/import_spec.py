@@ -11,6 +11,8 @@ An ``ImportSpec`` is the whole contract between our bundle inputs (``rgb`` uint8
 * output: logits [1,C,h,w] (argmax and max softmax, bilinear upsampling when h,w differ
   from the input) or labels.
 
+``ForeignOutput`` says what the chosen output turned out to hold (``OutputKind``).
+
 ``PRESETS`` hold the published ESANet networks (TUI-NICR/ESANet, Apache-2.0); every constant
 is cited in docs/import.md. ``reference_inputs`` is the same preprocessing written in numpy,
 independently of the ONNX graph, for the parity check.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -101,6 +103,24 @@ class ImportSpec:
         return data
 
 
+class OutputKind(str, Enum):
+    """What a foreign network's output holds."""
+
+    LOGITS = "logits"  # [1,C,h,w] float, C > 1
+    LABELS = "labels"  # [1,h,w] or [1,1,h,w] integer
+
+
+class ForeignOutput(NamedTuple):
+    """What the foreign network's chosen output holds."""
+
+    name: str
+    kind: OutputKind
+    channels: int  # C for logits, 0 for labels
+    size: tuple[int, int]  # (h, w)
+    elem_type: int
+    rank: int
+
+
 def _esanet(classes: str, depth_mean: float, depth_std: float, **options: Any) -> ImportSpec:
     """ESANet's test-time ``Normalize``: colour /255 then ImageNet mean/std, depth standardised."""
     return ImportSpec(classes=classes, output="output", depth_mean=depth_mean, depth_std=depth_std, **options)
@@ -152,7 +172,9 @@ __all__ = [
     "ChannelOrder",
     "DepthMode",
     "DepthUnit",
+    "ForeignOutput",
     "ImportSpec",
+    "OutputKind",
     "preset",
     "reference_inputs",
 ]

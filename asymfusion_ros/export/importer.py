@@ -8,13 +8,14 @@ built with the ``onnx`` helper API only, no torch: the declared preprocessing
 softmax behind (logits at a lower resolution are upsampled bilinearly, channels-last as
 fusion/postprocess.py does it), joined with ``onnx.compose``.
 
-Before the file is written: the foreign graph is brought to an opset TensorRT parses (13..17,
-converted, never refused), its dynamic dims are fixed to ``--size``, its shape arithmetic is
-folded (exporter.fold_static_shapes); the bundle passes the ONNX checker and the static-shape
+Before the file is written: the foreign graph's dynamic dims are fixed to ``--size``, its shape
+arithmetic is folded (exporter.fold_static_shapes) and its opset converted to one TensorRT
+parses (13..17) where onnx's converter can (only a graph below 13 that it cannot is refused:
+our wrapper nodes need 13); the bundle passes the ONNX checker and the static-shape
 check; ops outside our TensorRT allow-list are named in a warning (the graph is someone
 else's: ONNX Runtime still runs it); and the bundle's labels must equal the foreign network's
 own argmax, fed by numpy with the declared preprocessing, on >= 99.9 % of pixels (confidence
-within 1e-4).
+within 1e-4; export/import_parity.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import onnx
@@ -38,7 +39,8 @@ from asymfusion_ros.export.exporter import (
     fold_static_shapes,
     parity_inputs,
 )
-from asymfusion_ros.export.import_spec import ChannelOrder, ImportSpec, reference_inputs
+from asymfusion_ros.export.import_parity import check_import_parity
+from asymfusion_ros.export.import_spec import ChannelOrder, ForeignOutput, ImportSpec, OutputKind
 from asymfusion_ros.export.onnx_checks import (
     MAX_TENSORRT_OPSET,
     MIN_OPSET,
@@ -55,17 +57,6 @@ AUTO = "auto"
 """An input name meaning: ``rgb``/``depth`` if the network has an input so named, else absent."""
 NET_PREFIX = "net/"
 RGB_CHANNELS, DEPTH_CHANNELS = 3, 1
-
-
-class ForeignOutput(NamedTuple):
-    """What the foreign network's chosen output holds."""
-
-    name: str
-    kind: str  # "logits" [1,C,h,w] float | "labels" [1,h,w] or [1,1,h,w] integer
-    channels: int  # C for logits, 0 for labels
-    size: tuple[int, int]  # (h, w)
-    elem_type: int
-    rank: int
 
 
 @dataclass(frozen=True)
@@ -237,9 +228,9 @@ def _output(model: onnx.ModelProto, spec: ImportSpec, source: str) -> ForeignOut
     static = [d for d in dims if d is not None]
     if len(static) == len(dims) and static[:1] == [1]:
         if elem in floats and len(static) == 4 and static[1] > 1:
-            return ForeignOutput(name, "logits", static[1], (static[2], static[3]), elem, 4)
+            return ForeignOutput(name, OutputKind.LOGITS, static[1], (static[2], static[3]), elem, 4)
         if elem in integers and (len(static) == 3 or (len(static) == 4 and static[1] == 1)):
-            return ForeignOutput(name, "labels", 0, (static[-2], static[-1]), elem, len(static))
+            return ForeignOutput(name, OutputKind.LABELS, 0, (static[-2], static[-1]), elem, len(static))
     shown = [d if d is not None else "?" for d in dims]
     raise ExportError(
         f"{source} output {name!r} ({TensorProto.DataType.Name(elem)} {shown}) is neither logits "
@@ -331,7 +322,7 @@ def _postprocess_graph(output: ForeignOutput, input_size: tuple[int, int], opset
     height, width = input_size
     h, w = output.size
     src = NET_PREFIX + output.name
-    if output.kind == "logits":
+    if output.kind is OutputKind.LOGITS:
         in_shape = [1, output.channels, h, w]
         nodes = [
             helper.make_node("Cast", [src], ["post/logits"], to=TensorProto.FLOAT),
@@ -416,64 +407,6 @@ def _assemble(
     return model
 
 
-def _bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """[h, w, C] -> [H, W, C], half-pixel centres, edges clamped: ONNX Resize linear half_pixel."""
-
-    def axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        low = np.floor(pos).astype(np.int64)
-        return low, np.minimum(low + 1, n_in - 1), pos - low
-
-    y0, y1, wy = axis(x.shape[0], size[0])
-    x0, x1, wx = axis(x.shape[1], size[1])
-    rows = x[y0] * (1 - wy)[:, None, None] + x[y1] * wy[:, None, None]
-    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
-
-
-def reference_outputs(
-    session: Any, spec: ImportSpec, output: ForeignOutput, rgb: np.ndarray, depth_m: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The foreign network (an ONNX Runtime session of the file as given) on the numpy-preprocessed
-    frame: labels [H, W] and confidence [H, W], as the bundle must give them."""
-    height, width = rgb.shape[:2]
-    (raw,) = session.run([output.name], reference_inputs(spec, rgb, depth_m))
-    if output.kind == "labels":
-        labels = raw.reshape(raw.shape[-2:])
-        rows = np.floor(np.arange(height) * labels.shape[0] / height).astype(np.int64)
-        cols = np.floor(np.arange(width) * labels.shape[1] / width).astype(np.int64)
-        return labels[rows][:, cols].astype(np.int32), np.ones((height, width), np.float32)
-    scores = raw[0].astype(np.float64).transpose(1, 2, 0)
-    if scores.shape[:2] != (height, width):
-        scores = _bilinear(scores, (height, width))
-    exp = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    confidence = (1.0 / exp.sum(axis=-1)).astype(np.float32)
-    return scores.argmax(axis=-1).astype(np.int32), confidence
-
-
-def check_import_parity(
-    bundle: bytes,
-    source: Path,
-    spec: ImportSpec,
-    output: ForeignOutput,
-    frames: Sequence[Frame],
-) -> ParityReport:
-    """Bundle (ONNX Runtime) vs the foreign file run on numpy-preprocessed inputs, on ``frames``."""
-    import onnxruntime as ort
-
-    providers = ["CPUExecutionProvider"]
-    ours = ort.InferenceSession(bundle, providers=providers)
-    theirs = ort.InferenceSession(str(source), providers=providers)
-    same = total = 0
-    worst = 0.0
-    for rgb, depth in frames:
-        labels, confidence = ours.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
-        ref_labels, ref_confidence = reference_outputs(theirs, spec, output, rgb, depth)
-        same += int((labels[0] == ref_labels).sum())
-        total += ref_labels.size
-        worst = max(worst, float(np.abs(confidence[0] - ref_confidence).max()))
-    return ParityReport(same / total, worst)
-
-
 def _bundle_info(
     source: Path,
     spec: ImportSpec,
@@ -489,7 +422,7 @@ def _bundle_info(
         "source_sha256": sha256_file(source),
         "source_opset": opset,
         "preset": spec.preset,
-        "output": {"name": output.name, "kind": output.kind, "size": list(output.size)},
+        "output": {"name": output.name, "kind": output.kind.value, "size": list(output.size)},
     }
     return BundleInfo(
         classes=classes,
@@ -526,7 +459,7 @@ def import_onnx(
     _fix_input_dims(foreign, spec, input_size)
     static = _static_foreign(foreign, str(source))
     output = _output(static, spec, str(source))
-    if output.kind == "logits" and output.channels != len(classes):
+    if output.kind is OutputKind.LOGITS and output.channels != len(classes):
         raise ExportError(
             f"{source} output {output.name!r} has {output.channels} channels but class set "
             f"{classes.name!r} has {len(classes)} classes"
@@ -556,4 +489,4 @@ def import_onnx(
     return ImportResult(write_atomically(out_path, data), info, warning, parity, source_opset)
 
 
-__all__ = ["AUTO", "ForeignOutput", "ImportResult", "import_onnx", "reference_outputs", "resolve_inputs"]
+__all__ = ["AUTO", "ImportResult", "import_onnx", "resolve_inputs"]
