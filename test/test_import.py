@@ -192,7 +192,9 @@ def test_refined_depth_mode_normalises_holes_as_zero_depth() -> None:
     raw, refined = preset("esanet-nyuv2"), preset("esanet-nyuv2", DepthMode.REFINED)
     assert raw.depth_invalid == 0.0
     assert refined.depth_invalid == pytest.approx(-2841.94941272766 / 1417.2594281672277)
-    assert PRESETS["esanet-cityscapes"].depth_unit is DepthUnit.M and raw.channel_order is ChannelOrder.RGB
+    assert PRESETS["esanet-cityscapes"].depth_per_metre == DepthUnit.M.per_metre == 1.0
+    assert PRESETS["esanet-sunrgbd"].depth_per_metre == 8000.0  # SUN RGB-D PNGs as stored: 8 a mm
+    assert raw.depth_per_metre == 1000.0 and raw.channel_order is ChannelOrder.RGB
 
 
 def test_opset_above_tensorrt_is_converted(tmp_path: Path) -> None:

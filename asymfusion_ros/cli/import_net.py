@@ -137,7 +137,7 @@ def _spec(args: argparse.Namespace) -> ImportSpec:
         "rgb_mean": tuple(args.rgb_mean) if args.rgb_mean else None,
         "rgb_std": tuple(args.rgb_std) if args.rgb_std else None,
         "channel_order": ChannelOrder(args.channel_order) if args.channel_order else None,
-        "depth_unit": DepthUnit(args.depth_unit) if args.depth_unit else None,
+        "depth_per_metre": DepthUnit(args.depth_unit).per_metre if args.depth_unit else None,
         "depth_mean": args.depth_mean,
         "depth_std": args.depth_std,
         "depth_invalid": args.depth_invalid,

@@ -5,7 +5,8 @@ An ``ImportSpec`` is the whole contract between our bundle inputs (``rgb`` uint8
 
 * colour: reordered to ``channel_order`` (rgb or bgr), ``x * rgb_scale``, minus ``rgb_mean``,
   divided by ``rgb_std`` per channel (both in that order), NCHW;
-* depth: metres or millimetres (``depth_unit``), minus ``depth_mean``, divided by
+* depth: in the network's unit (``depth_per_metre`` units a metre: 1 for m, 1000 for mm),
+  minus ``depth_mean``, divided by
   ``depth_std``; a pixel that is invalid (not > 0, or beyond ``depth_max_m`` when set) becomes
   ``depth_invalid`` *after* normalisation, as ESANet's ``raw`` depth mode keeps holes at 0;
 * output: logits [1,C,h,w] (argmax and max softmax, bilinear upsampling when h,w differ
@@ -38,10 +39,14 @@ class ChannelOrder(str, Enum):
 
 
 class DepthUnit(str, Enum):
-    """Unit of the depth the network was trained on."""
+    """The common units of a network's depth (``--depth-unit``)."""
 
     M = "m"
     MM = "mm"
+
+    @property
+    def per_metre(self) -> float:
+        return 1000.0 if self is DepthUnit.MM else 1.0
 
 
 class DepthMode(str, Enum):
@@ -67,7 +72,7 @@ class ImportSpec:
     rgb_mean: tuple[float, float, float] = IMAGENET_MEAN
     rgb_std: tuple[float, float, float] = IMAGENET_STD
     channel_order: ChannelOrder = ChannelOrder.RGB
-    depth_unit: DepthUnit = DepthUnit.MM
+    depth_per_metre: float = 1000.0  # the network's depth units in a metre
     depth_mean: float = 0.0
     depth_std: float = 1.0
     depth_invalid: float = 0.0
@@ -81,8 +86,11 @@ class ImportSpec:
             raise ValueError(
                 f"rgb mean/std must be 3 values each (std > 0), got {self.rgb_mean}, {self.rgb_std}"
             )
-        if not self.rgb_scale > 0 or not self.depth_std > 0:
-            raise ValueError(f"rgb scale and depth std must be > 0, got {self.rgb_scale}, {self.depth_std}")
+        if not min(self.rgb_scale, self.depth_std, self.depth_per_metre) > 0:
+            raise ValueError(
+                f"rgb scale, depth std and depth units must be > 0, got {self.rgb_scale}, "
+                f"{self.depth_std}, {self.depth_per_metre}"
+            )
         if self.depth_max_m is not None and not self.depth_max_m > 0:
             raise ValueError(f"depth max must be > 0 metres, got {self.depth_max_m}")
 
@@ -90,15 +98,10 @@ class ImportSpec:
     def modalities(self) -> tuple[str, ...]:
         return tuple(m for m, name in (("rgb", self.rgb_input), ("depth", self.depth_input)) if name)
 
-    @property
-    def depth_per_metre(self) -> float:
-        return 1000.0 if self.depth_unit is DepthUnit.MM else 1.0
-
     def to_json(self) -> dict[str, Any]:
         """The ``preprocess`` metadata of the bundle."""
         data = asdict(self)
         data["channel_order"] = self.channel_order.value
-        data["depth_unit"] = self.depth_unit.value
         data["rgb_mean"], data["rgb_std"] = list(self.rgb_mean), list(self.rgb_std)
         return data
 
@@ -127,13 +130,15 @@ def _esanet(classes: str, depth_mean: float, depth_std: float, **options: Any) -
 
 
 # Depth statistics: the ``_depth_mean``/``_depth_std`` of ESANet's dataset classes (the refined
-# depth's, which ESANet uses for both depth modes); Cityscapes depth is in metres from
-# disparity and ESANet zeroes values beyond 300 (docs/import.md cites each file).
+# depth's, which ESANet uses for both depth modes), in the unit ESANet reads: NYUv2 PNGs in
+# mm; SUN RGB-D PNGs as stored, which its toolbox decodes by a 3-bit rotation, i.e. 8 units a
+# millimetre below 8.19 m; Cityscapes depth in metres from disparity, zeroed beyond 300
+# (docs/import.md cites each file).
 PRESETS: dict[str, ImportSpec] = {
     "esanet-nyuv2": _esanet("nyu40", 2841.94941272766, 1417.2594281672277),
-    "esanet-sunrgbd": _esanet("sunrgbd37", 19025.14930492213, 9880.916071806689),
+    "esanet-sunrgbd": _esanet("sunrgbd37", 19025.14930492213, 9880.916071806689, depth_per_metre=8000.0),
     "esanet-cityscapes": _esanet(
-        "cityscapes19", 31.715617493177906, 38.70280704877372, depth_unit=DepthUnit.M, depth_max_m=300.0
+        "cityscapes19", 31.715617493177906, 38.70280704877372, depth_per_metre=1.0, depth_max_m=300.0
     ),
 }
 
