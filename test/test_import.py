@@ -344,17 +344,22 @@ def test_segmenter_eval_bench_and_build_engine_take_the_bundle(
         assert "TensorRT is not importable here" in capsys.readouterr().out
 
 
-def test_replay_and_the_node_over_dds_take_the_bundle(
+def test_replay_fleet_and_the_node_over_dds_take_the_bundle(
     bundle: Path, context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ros_harness import Harness, wall_frame
 
     from asymfusion_ros.replay import make_bag
 
-    bag = tmp_path / "bag"
-    make_bag.write_synthetic_bag(bag, frames=3, rate_hz=30.0, size=(48, 64), seed=1)
-    assert main(["replay", str(bag), "--model", str(bundle), "--backend", "onnxruntime", "--json"]) == 0
+    fleet = tmp_path / "fleet"
+    for seed in (1, 2):
+        make_bag.write_synthetic_bag(fleet / f"bag{seed}", frames=3, rate_hz=30.0, size=(48, 64), seed=seed)
+    model = ["--model", str(bundle), "--backend", "onnxruntime"]
+    assert main(["replay", str(fleet / "bag1"), *model, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["frames"] == 3
+    report = tmp_path / "report"
+    assert main(["replay", str(fleet), *model, "--jobs", "2", "--report", str(report)]) == 0
+    assert json.loads((report / "report.json").read_text())["frames"] == 6
     harness = Harness(context, bundle, "/import_test")
     try:
         frame = wall_frame()
