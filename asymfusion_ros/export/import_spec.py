@@ -6,9 +6,9 @@ An ``ImportSpec`` is the whole contract between our bundle inputs (``rgb`` uint8
 * colour: reordered to ``channel_order`` (rgb or bgr), ``x * rgb_scale``, minus ``rgb_mean``,
   divided by ``rgb_std`` per channel (both in that order), NCHW;
 * depth: in the network's unit (``depth_per_metre`` units a metre: 1 for m, 1000 for mm),
-  minus ``depth_mean``, divided by
-  ``depth_std``; a pixel that is invalid (not > 0, or beyond ``depth_max_m`` when set) becomes
-  ``depth_invalid`` *after* normalisation, as ESANet's ``raw`` depth mode keeps holes at 0;
+  minus ``depth_mean``, divided by ``depth_std``; a pixel that is invalid (not > 0, or beyond
+  ``depth_max_m`` when set) becomes ``depth_invalid`` *after* normalisation, as ESANet's
+  ``raw`` depth mode keeps holes at 0;
 * output: logits [1,C,h,w] (argmax and max softmax, bilinear upsampling when h,w differ
   from the input) or labels.
 
