@@ -202,8 +202,9 @@ class Replay:
                 rgb_msg, depth_msg, self.info, self.cfg.node, self.wants, check_intrinsics=True,
                 depth_camera=self._depth_camera(),
             )  # fmt: skip
-        except InputError as err:
-            self.report.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
+        except InputError as err:  # the reason names the node's diagnostics key (e.g. oversized_input)
+            topic = self.topics.rgb if err.index == RGB else self.topics.depth
+            self.report.skip(f"{topic}: {err.problem.value}: {err}")
             return
         for found in frame.problems:
             self.report.problem(found.problem)
