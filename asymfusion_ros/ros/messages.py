@@ -69,7 +69,7 @@ def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     if width * height > max_pixels:
         raise OversizedInputError(
             f"{what} claims {width}x{height} = {width * height / 1e6:.1f} Mpx, "
-            f"over the decode budget of {max_pixels / 1e6:.1f} Mpx (max_input_pixels)"
+            f"over the decode budget of {max_pixels / 1e6:.1f} Mpx (max_input_pixels, or 4x the camera_info)"
         )
 
 
