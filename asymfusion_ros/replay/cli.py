@@ -38,6 +38,13 @@ if TYPE_CHECKING:
     from asymfusion_ros.inference.pipeline import Segmenter
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion replay my_bag --report replay_report --out replay_out",
+    "asymfusion replay bags/ --jobs 2 --report fleet_report",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bag",
