@@ -23,7 +23,8 @@ DESCRIPTION = """\
 RGB-D semantic segmentation for ROS 2 robots (AsymFusion). The node itself runs with
 `ros2 launch asymfusion_ros asymfusion.launch.py`; this command does everything around it:
 check a machine (doctor), try the node (demo, camera), score a model on recordings (replay,
-make-bag), deploy it (export, build-engine, bench) and train one (train, eval, compare, models)."""
+make-bag), deploy it (export, build-engine, bench), bring one trained elsewhere (import) and
+train one (train, eval, compare, models)."""
 
 FIRST_STEPS = """\
 first steps:
@@ -38,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("asymfusion_ros.training.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
     "compare": ("asymfusion_ros.training.compare", "train and evaluate every fusion scheme alike"),
     "export": ("asymfusion_ros.cli.export", "export a checkpoint to a self-describing ONNX bundle"),
+    "import": (
+        "asymfusion_ros.cli.import_net",
+        "wrap a network trained elsewhere (an ESANet ONNX file, ...) into a self-describing bundle",
+    ),
     "build-engine": ("asymfusion_ros.cli.build_engine", "build and cache a TensorRT engine"),
     "bench": ("asymfusion_ros.cli.bench", "per-stage latency and fps of the inference pipeline"),
     "replay": ("asymfusion_ros.replay.cli", "run the segmenter over a rosbag, score it, write outputs"),
