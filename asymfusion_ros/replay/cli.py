@@ -106,6 +106,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="depth of another camera: auto registers it (bag's /tf_static), off refuses it, "
         "assume_registered resizes it unchecked (the node's depth_registration)",
     )
+    parser.add_argument(
+        "--max-input-pixels",
+        type=int,
+        default=Settings.max_input_pixels,
+        help="decode budget: a frame whose header claims more pixels (or more than 4x its "
+        "camera_info's) is skipped undecoded as oversized_input (the node's max_input_pixels; "
+        f"default {Settings.max_input_pixels})",
+    )
     parser.add_argument("--start", type=float, help="seconds from the bag's start")
     parser.add_argument("--end", type=float, help="seconds from the bag's start")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
@@ -129,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ReplayConfig:
-    for name in ("slop", "queue_size", "max_frames", "depth_scale", "jobs"):
+    for name in ("slop", "queue_size", "max_frames", "depth_scale", "jobs", "max_input_pixels"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ReplayOptionError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -155,6 +163,7 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
             sync_slop=args.slop,
             depth_scale=args.depth_scale,
             depth_registration=args.depth_registration,
+            max_input_pixels=args.max_input_pixels,
         ),
     )
 

@@ -251,8 +251,9 @@ class Replay:
             inputs = read_inputs(
                 rgb_msg, depth_msg, self.info, self.cfg.node, read_k=True, depth_camera=self._depth_camera()
             )
-        except InputError as err:
-            self.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
+        except InputError as err:  # the reason names the node's diagnostics key (e.g. oversized_input)
+            topic = self.topics.rgb if err.index == RGB else self.topics.depth
+            self.skip(f"{topic}: {err.problem.value}: {err}")
             return
         labels = tuple(self._segment(model, inputs) for model in self.models)
         if self.agreement is not None:
