@@ -469,8 +469,10 @@ def replay_models(
         if bag.salvaged:
             run.skip("unfinished MCAP file: whatever followed its last complete record")
             run.warn(bag.salvaged)
+        unread = bag.read_error or bag.salvaged
     for model_pass in passes:
         model_pass.report.interrupted, model_pass.report.wall_s = interrupted, wall_s
+        model_pass.report.unread = unread
         model_pass.report.output_bag = str(cfg.out) if cfg.out is not None else None
         if model_pass.report_dir is not None:
             write_report(model_pass.report, model_pass.report_dir)
