@@ -4,6 +4,7 @@ passed over and said, while every sound chunk is still read."""
 
 from __future__ import annotations
 
+import json
 import struct
 import sys
 import tracemalloc
@@ -11,7 +12,7 @@ from binascii import crc32
 from pathlib import Path
 
 import pytest
-from lz4.frame import compress as lz4_compress  # type: ignore[import-untyped]
+from lz4.frame import compress as lz4_compress
 
 from asymfusion_ros.bags import BagReader
 from asymfusion_ros.bags.mcap_salvage import (
@@ -23,6 +24,7 @@ from asymfusion_ros.bags.mcap_salvage import (
     implausible,
     open_chunk,
 )
+from asymfusion_ros.cli import main
 from asymfusion_ros.replay import make_bag
 
 if sys.version_info >= (3, 14):
@@ -37,8 +39,11 @@ GIB = 1 << 30
 def _chunk(compression: str, data: bytes, claimed: int, crc: int = 0) -> bytes:
     """A chunk record's body: start, end, uncompressed size and crc, compression, records."""
     name = compression.encode()
-    return struct.pack("<QQQI", 0, 1, claimed, crc) + struct.pack("<I", len(name)) + name + (
-        struct.pack("<Q", len(data)) + data
+    return (
+        struct.pack("<QQQI", 0, 1, claimed, crc)
+        + struct.pack("<I", len(name))
+        + name
+        + (struct.pack("<Q", len(data)) + data)
     )
 
 
@@ -139,3 +144,16 @@ def test_an_unfinished_file_with_bombs_gives_every_sound_chunk(bombed: tuple[Pat
     with BagReader(path) as bag:
         assert bag.salvaged is not None and "passed over 2 chunk(s)" in bag.salvaged
         assert sum(1 for _ in bag.messages()) == messages
+
+
+def test_replaying_it_alone_is_partial_and_says_why(
+    bombed: tuple[Path, int], tiny_onnx: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = bombed
+    status = main(["replay", str(path), "--model", str(tiny_onnx), "--backend", "onnxruntime", "--json"])
+    out, err = capsys.readouterr()
+    assert status == 1 and "1 partial" in err and "Traceback" not in err
+    report = json.loads(out)
+    assert report["frames"] == 40  # every sound chunk's frames
+    [entry] = report["bags"]
+    assert entry["status"] == "partial" and "passed over 2 chunk(s)" in entry["reason"]

@@ -158,7 +158,9 @@ class BagReader:
         skipped = ""
         if salvaged.skipped_chunks:
             offset, why = next(iter(salvaged.skipped_chunks.items()))
-            skipped = f"; passed over {len(salvaged.skipped_chunks)} chunk(s), the first at byte {offset}: {why}"
+            skipped = (
+                f"; passed over {len(salvaged.skipped_chunks)} chunk(s), the first at byte {offset}: {why}"
+            )
         if not any(c.msgcount for c in salvaged.connections):
             raise BagReadError(f"{reason}; no complete message in it{skipped}") from err
         count = sum(c.msgcount for c in salvaged.connections)

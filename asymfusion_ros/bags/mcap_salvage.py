@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from lz4.frame import LZ4FrameDecompressor  # type: ignore[import-untyped]
+from lz4.frame import LZ4FrameDecompressor
 from rosbags.interfaces import (
     Connection,
     ConnectionExtRosbag2,
@@ -101,8 +101,8 @@ def implausible(compression: str, compressed: int, claimed: int) -> str | None:
     if claimed > MAX_CHUNK_BYTES:
         return f"claims {claimed} bytes uncompressed, over the {MAX_CHUNK_BYTES}-byte chunk limit"
     if claimed > WORST_RATIO[compression] * compressed:
-        ratio = WORST_RATIO[compression]
-        return f"claims {claimed} bytes from {compressed} {compression or 'uncompressed'} bytes (at most {ratio}x)"
+        codec, ratio = compression or "uncompressed", WORST_RATIO[compression]
+        return f"claims {claimed} bytes from {compressed} {codec} bytes (at most {ratio}x)"
     return None
 
 
