@@ -67,7 +67,9 @@ class _StackedBN(nn.Module):
 def test_statistics_are_the_cumulative_average_over_every_batch() -> None:
     torch.manual_seed(0)
     model = _StackedBN().eval()
-    batches = [{"rgb": torch.randn(2, 3, 32, 32) + i, "depth": 3 * torch.randn(2, 3, 32, 32)} for i in range(3)]
+    batches = [
+        {"rgb": torch.randn(2, 3, 32, 32) + i, "depth": 3 * torch.randn(2, 3, 32, 32)} for i in range(3)
+    ]
     assert reestimate_bn(model, batches, mix=1.0) == 2
     assert not model.training and not model.bn.training  # inference path again
     with torch.no_grad():
@@ -121,7 +123,9 @@ def test_tent_changes_only_bn_statistics_and_affine_parameters(tiny_checkpoint: 
     entropies = adapt(model, preprocess, frames, method=AdaptMethod.TENT, mix=1.0, steps=4, batch_size=2)
     assert len(entropies) == 4 and entropies[-1] < entropies[0]
     changed = _changed(before, model.state_dict())
-    assert changed <= _bn_keys(model, ("running_mean", "running_var", "num_batches_tracked", "weight", "bias"))
+    assert changed <= _bn_keys(
+        model, ("running_mean", "running_var", "num_batches_tracked", "weight", "bias")
+    )
     assert _bn_keys(model, ("weight",)) & changed
     assert all(p.requires_grad and p.grad is None for p in model.parameters())
     assert not model.training
@@ -147,7 +151,9 @@ class _NoBatchNorm(SegmentationNet):
     """A registered scheme with no BatchNorm at all: what ``adapt`` must refuse."""
 
     def __init__(self, modalities: Sequence[str], *, backbone: str, num_classes: int, width: float) -> None:
-        super().__init__("test_no_batchnorm", modalities, backbone=backbone, num_classes=num_classes, width=width)
+        super().__init__(
+            "test_no_batchnorm", modalities, backbone=backbone, num_classes=num_classes, width=width
+        )
         self.head = nn.Conv2d(3, num_classes, 1)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> ModelOutput:
@@ -174,8 +180,13 @@ def test_cli_adapts_on_a_synthetic_bag_and_exports_with_provenance(
     assert "on 3 frames" in capsys.readouterr().out
     record = load_checkpoint(out).adaptation
     assert record == {
-        "source": str(bag), "frames": 3, "method": "adabn", "mix": 0.5, "steps": 0, "base": str(tiny_checkpoint),
-    }  # fmt: skip
+        "source": str(bag),
+        "frames": 3,
+        "method": "adabn",
+        "mix": 0.5,
+        "steps": 0,
+        "base": str(tiny_checkpoint),
+    }
     assert read_onnx_info(onnx_out).adaptation == record
     segmenter, info = load_deployed(out)
     assert check_parity(segmenter, onnx_out, info.input_size).ok
@@ -187,7 +198,10 @@ def test_cli_reads_compressed_bags_and_folders(
 ) -> None:
     bag = tmp_path / "compressed_bag"
     write_synthetic_bag(bag, frames=2, size=(64, 96), compression=Compression())
-    assert _adapt(tiny_checkpoint, "--data", bag, "-o", tmp_path / "a.pt", "--method", "tent", "--steps", "2") == 0
+    assert (
+        _adapt(tiny_checkpoint, "--data", bag, "-o", tmp_path / "a.pt", "--method", "tent", "--steps", "2")
+        == 0
+    )
     assert "tent" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "a.pt").adaptation["steps"] == 2  # type: ignore[index]
 
@@ -207,7 +221,11 @@ def _bag_without_depth(path: Path) -> Path:
         header = messages.build_header(factory, 0, "camera")
         info = messages.build_camera_info(factory, header, np.diag([80.0, 80.0, 1.0]), 64, 96)
         writer.write("/camera/color/camera_info", info, 0)
-        writer.write("/camera/color/image_raw", messages.build_image(factory, header, np.zeros((64, 96, 3), np.uint8)), 0)
+        writer.write(
+            "/camera/color/image_raw",
+            messages.build_image(factory, header, np.zeros((64, 96, 3), np.uint8)),
+            0,
+        )
     return path
 
 

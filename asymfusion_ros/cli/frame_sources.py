@@ -1,7 +1,8 @@
 """Calibration frames from whatever the user names: a folder, a rosbag, or a dataset spec.
 
-``asymfusion build-engine --calib`` (TensorRT INT8) and ``asymfusion export --int8 --calib``
-(ONNX Runtime static quantisation) read their frames here, so both take the same sources:
+``asymfusion build-engine --calib`` (TensorRT INT8), ``asymfusion export --int8 --calib``
+(ONNX Runtime static quantisation) and ``asymfusion adapt --data`` (BatchNorm statistics of a
+new camera) read their frames here, so all take the same sources:
 a folder in the ``rgb/ depth/`` layout (``data/folder.py``), a rosbag whose colour and depth
 are paired as the node pairs them (``bags/frames.py``), or a dataset spec such as
 ``synthetic`` or ``nyudv2:PATH?depth_scale=5000`` (``data.open_dataset``).
