@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
 from asymfusion_ros.resources import ResourceError, resolve_model
 
 EXAMPLES: tuple[str, ...] = (
@@ -65,12 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"tent's optimiser steps (default {DEFAULT_STEPS})"
     )
-    parser.add_argument(
-        "--depth-scale",
-        type=float,
-        default=0.001,
-        help="metres per unit of a folder's 16-bit depth images or a bag's 16UC1 depth (0.001: mm)",
-    )
+    add_depth_scale_argument(parser)
     parser.add_argument("--batch-size", type=int, default=8, help="frames per forward pass")
     parser.add_argument("--export", type=Path, help="also export the adapted model to this .onnx bundle")
 
@@ -134,7 +130,6 @@ class _AdaptFailedError(Exception):
 def _adapt(args: argparse.Namespace, checkpoint_path: Path) -> str:
     """Adapt, save (and export) into a temporary folder, then move into place; the summary line."""
     from asymfusion_ros.bags.io import BagReadError
-    from asymfusion_ros.cli.frame_sources import camera_frames
     from asymfusion_ros.data.sample import DatasetError
     from asymfusion_ros.export.exporter import ExportError, export_onnx
     from asymfusion_ros.fusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

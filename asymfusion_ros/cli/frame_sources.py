@@ -10,6 +10,7 @@ are paired as the node pairs them (``bags/frames.py``), or a dataset spec such a
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,21 @@ from asymfusion_ros.data import open_dataset
 from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.letterbox import Frame
+
+DEFAULT_DEPTH_SCALE = 0.001
+"""Metres per unit of 16-bit depth: millimetres, as most RGB-D drivers publish."""
+
+
+def add_depth_scale_argument(
+    parser: argparse.ArgumentParser, what: str = "a folder's 16-bit depth images or a bag's 16UC1 depth"
+) -> None:
+    """``--depth-scale``, as every command that reads frames here takes it."""
+    parser.add_argument(
+        "--depth-scale",
+        type=float,
+        default=DEFAULT_DEPTH_SCALE,
+        help=f"metres per unit of {what} ({DEFAULT_DEPTH_SCALE}: mm)",
+    )
 
 
 def camera_frames(
