@@ -215,17 +215,19 @@ def test_cli_reads_compressed_bags_and_folders(
     assert load_checkpoint(tmp_path / "b.pt").adaptation["frames"] == 2  # type: ignore[index]
 
 
-def _bag_without_depth(path: Path) -> Path:
+def _bag(path: Path, depth_ns: int | None) -> Path:
+    """One colour image; a depth image stamped ``depth_ns`` (None: no depth topic at all)."""
     factory = messages.rosbags_factory(typestore())
     with BagWriter(path) as writer:
         header = messages.build_header(factory, 0, "camera")
         info = messages.build_camera_info(factory, header, np.diag([80.0, 80.0, 1.0]), 64, 96)
         writer.write("/camera/color/camera_info", info, 0)
-        writer.write(
-            "/camera/color/image_raw",
-            messages.build_image(factory, header, np.zeros((64, 96, 3), np.uint8)),
-            0,
-        )
+        colour = messages.build_image(factory, header, np.zeros((64, 96, 3), np.uint8))
+        writer.write("/camera/color/image_raw", colour, 0)
+        if depth_ns is not None:
+            depth_header = messages.build_header(factory, depth_ns, "camera")
+            depth = messages.build_image(factory, depth_header, np.ones((64, 96), np.uint16), "16UC1")
+            writer.write("/camera/depth/image_raw", depth, depth_ns)
     return path
 
 
@@ -233,7 +235,8 @@ def test_bad_inputs_give_one_error_line_and_write_nothing(
     tmp_path: Path, tiny_checkpoint: Path, tiny_onnx: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, onnx_out = tmp_path / "never.pt", tmp_path / "never.onnx"
-    bag = _bag_without_depth(tmp_path / "colour_only")
+    bag = _bag(tmp_path / "colour_only", None)
+    unpaired = _bag(tmp_path / "unpaired", 1_000_000_000)  # depth a second after colour: no frame
     empty = tmp_path / "empty"
     (empty / "rgb").mkdir(parents=True)
     (empty / "depth").mkdir()
@@ -244,6 +247,7 @@ def test_bad_inputs_give_one_error_line_and_write_nothing(
     cases = [
         ((tiny_checkpoint, "--data", bag), 1, "no depth image topic"),
         ((tiny_checkpoint, "--data", empty), 1, "no rgb/NAME"),
+        ((tiny_checkpoint, "--data", unpaired), 1, "gave 0 colour+depth frames; adaptation needs at least 1"),
         ((tiny_checkpoint, "--data", tmp_path / "missing"), 1, "not found"),
         ((no_bn, "--data", bag), 1, "no BatchNorm"),
         ((tiny_onnx, "--data", bag), 2, "asymfusion_r18_synthetic.pt"),

@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
@@ -134,7 +135,14 @@ def _adapt(args: argparse.Namespace, checkpoint_path: Path) -> str:
     from asymfusion_ros.export.exporter import ExportError, export_onnx
     from asymfusion_ros.fusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from asymfusion_ros.inference.letterbox import fit_frames
-    from asymfusion_ros.training.adapt import Adaptation, AdaptError, AdaptMethod, adapt, batch_norms
+    from asymfusion_ros.training.adapt import (
+        MIN_FRAMES,
+        Adaptation,
+        AdaptError,
+        AdaptMethod,
+        adapt,
+        batch_norms,
+    )
 
     start = time.perf_counter()
     try:
@@ -143,9 +151,12 @@ def _adapt(args: argparse.Namespace, checkpoint_path: Path) -> str:
         if not batch_norms(model):
             raise AdaptError(f"{checkpoint_path} has no BatchNorm layer: there are no statistics to adapt")
         size = ckpt.input_size
-        frames = fit_frames(
-            camera_frames(args.data, args.depth_scale, size, args.frames), size, limit=args.frames
-        )
+        camera = list(islice(camera_frames(args.data, args.depth_scale, size, args.frames), args.frames))
+        if len(camera) < MIN_FRAMES:
+            raise AdaptError(
+                f"{args.data} gave {len(camera)} colour+depth frames; adaptation needs at least {MIN_FRAMES}"
+            )
+        frames = fit_frames(camera, size, limit=args.frames)
         method = AdaptMethod(args.method)
         entropies = adapt(
             model,
