@@ -40,7 +40,7 @@ setup(
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
     # What the node and replay need at run time (colcon ignores this; package.xml and the
-    # README's robot section cover a ROS install). torch is not here: the node runs on ONNX
+    # README's "Run on a robot" cover a ROS install). torch is not here: the node runs on ONNX
     # Runtime or TensorRT, and torch is only for training, export and the torch backend.
     install_requires=[
         "setuptools",

@@ -52,6 +52,14 @@ def tiny_onnx(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_onnx_other(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second tiny bundle, of the same network with other weights (seed 1): a model to compare."""
+    pytest.importorskip("torch")
+    checkpoint = tmp_path_factory.mktemp("tiny_other") / "tiny_other.pt"
+    return export_tiny_onnx(save_tiny_checkpoint(checkpoint, seed=1))
+
+
+@pytest.fixture(scope="session")
 def segmenter(tiny_onnx: Path) -> Any:
     """``tiny_onnx`` on ONNX Runtime: what the node under test computes, for comparisons."""
     from asymfusion_ros.inference.pipeline import Segmenter

@@ -282,3 +282,24 @@ def test_a_killed_ray_worker_fails_its_bag_only(
     failed: BagResult = results[1]
     assert failed.status is BagStatus.FAILED and "Ray worker died" in str(failed.reason), failed.reason
     assert [r.status for r in results[::2]] == [BagStatus.DONE, BagStatus.DONE]
+
+
+def test_ray_compares_models_as_this_process_does(
+    fleet: Path, tiny_onnx: Path, tiny_onnx_other: Path, local_ray: None
+) -> None:
+    """Two models on every frame of every bag, as Ray tasks: the same reports and agreement."""
+    models = tuple(
+        ModelSpec(str(path), "onnxruntime", "fp32", threads=1) for path in (tiny_onnx, tiny_onnx_other)
+    )
+    tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / name for name in LENGTHS])
+    on_ray, _ = run_fleet(tasks, models, FleetProgress(tasks, threading.Event(), False), use_ray=True, jobs=2)
+    here, _ = run_fleet(tasks, models, FleetProgress(tasks, threading.Event(), False))
+    for remote, local in zip(on_ray, here, strict=True):
+        assert (
+            remote.status is BagStatus.DONE and remote.comparison is not None and local.comparison is not None
+        )
+        assert [r.frames for r in remote.comparison.reports] == [LENGTHS[remote.task.name]] * 2
+        assert [r.metrics() for r in remote.comparison.reports] == [
+            r.metrics() for r in local.comparison.reports
+        ]
+        assert np.array_equal(remote.comparison.agreement.same, local.comparison.agreement.same)

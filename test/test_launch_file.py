@@ -1,5 +1,5 @@
 """launch/asymfusion.launch.py without launch installed: it compiles, imports only launch,
-launch_ros, lifecycle_msgs and this package's preset loader, declares the arguments the README
+launch_ros, lifecycle_msgs and this package's preset loader, declares the arguments docs/node.md
 documents, and remaps the node's inputs."""
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def test_rviz_config_shows_the_node_outputs_in_the_camera_frame() -> None:
 def test_every_parameter_and_output_is_documented() -> None:
     from asymfusion_ros.ros.params import PARAMS
 
-    readme = (REPO / "README.md").read_text()
-    rows = {line.split("|")[1].strip().strip("`") for line in readme.splitlines() if line.startswith("| `")}
+    node_doc = (REPO / "docs" / "node.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in node_doc.splitlines() if line.startswith("| `")}
     assert {p.name for p in PARAMS} <= rows
     outputs = {"labels", "color", "overlay", "confidence", "points", "class_tags", "classes"}
     topics = {f"segmentation/{name}" for name in outputs} | {"rgb/image", "depth/image", "rgb/camera_info"}

@@ -202,7 +202,7 @@ def test_exit_status_is_two_for_usage_errors_only(
         for extra in options:
             assert main(["replay", str(bags["mcap"]), *extra]) == status, extra
             err = capsys.readouterr().err
-            assert err.startswith("replay: ") and err.count("\n") == 1 and "Traceback" not in err, err
+            assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
 
 
 def test_unfinished_mcap_gives_its_complete_part(tmp_path: Path, segmenter: Segmenter) -> None:

@@ -14,15 +14,16 @@ TINY_INPUT_SIZE = (64, 96)
 """(H, W) of the tiny test model: the contracts' 64x80 is not a multiple of 32, as networks need."""
 
 
-def save_tiny_checkpoint(path: Path) -> Path:
-    """An untrained asymfusion resnet18 (width 0.125, nyu40, input 64x96) saved as a .pt checkpoint."""
+def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
+    """An untrained asymfusion resnet18 (width 0.125, nyu40, input 64x96) saved as a .pt checkpoint;
+    another ``seed``, other weights (a second model to compare)."""
     import torch
 
     from asymfusion_ros.classes import load_classes
     from asymfusion_ros.fusion import ModalityInputs, build_model
     from asymfusion_ros.fusion.checkpoint import save_checkpoint
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = build_model("asymfusion", backbone="resnet18", width=0.125, num_classes=40).eval()
     return save_checkpoint(
         path, model, ModalityInputs(("rgb", "depth")), classes=load_classes("nyu40"),

@@ -208,6 +208,13 @@ def format_table(results: Sequence[BenchResult]) -> str:
     return "\n".join(lines)
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion bench --model default --compare torch,onnxruntime",
+    "asymfusion bench --scheme asymfusion --backbone resnet34 --size 640x480",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="default", help="model file or shipped name (default: the default model)"

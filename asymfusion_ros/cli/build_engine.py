@@ -25,6 +25,12 @@ from asymfusion_ros.inference.errors import BackendError, EngineBuildError
 from asymfusion_ros.inference.model_bundle import sidecar_path
 from asymfusion_ros.inference.tensorrt.calibration import CalibrationSource, Frame, fingerprint
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion build-engine my_model.onnx --precision fp16",
+    "asymfusion build-engine my_model.onnx --precision int8 --calib my_bag",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="an ONNX bundle written by `asymfusion export`")

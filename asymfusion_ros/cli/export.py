@@ -18,6 +18,12 @@ from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_fr
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.export.exporter import DEFAULT_OPSET, ExportError, export_onnx
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion export runs/default/best.pt -o my_model.onnx",
+    "asymfusion export runs/default/best.pt -o my_int8.onnx --int8 --calib synthetic",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a .pt checkpoint written by `asymfusion train`")

@@ -138,7 +138,7 @@ def _trace(segmenter: DeployedSegmenter, input_size: tuple[int, int], opset: int
     return buffer.getvalue()
 
 
-def _fold_shapes(exported: bytes) -> onnx.ModelProto:
+def fold_static_shapes(exported: bytes) -> onnx.ModelProto:
     """Fold what the static input shape makes constant (Shape -> Gather -> Concat -> Resize sizes).
 
     The TorchScript exporter records ``x.shape`` as Shape ops, and its constant folding stops
@@ -203,11 +203,11 @@ def export_onnx(
     if height <= 0 or width <= 0 or height % 32 or width % 32:
         raise ExportError(f"input size {height}x{width} must be positive multiples of 32")
     try:
-        model = _fold_shapes(_trace(deployment_form(segmenter, fold_bn), info.input_size, opset))
+        model = fold_static_shapes(_trace(deployment_form(segmenter, fold_bn), info.input_size, opset))
         _keep_both_inputs(model, info.input_size)
     except Exception as err:  # the exporter raises many types (RuntimeError, torch.onnx errors)
         raise ExportError(f"torch.onnx.export of {checkpoint_path} failed: {err}") from err
-    _describe(model, info)
+    describe_bundle(model, info, f"{info.model.get('scheme', 'model')} RGB-D segmenter")
     try:
         model = run_structural_checks(model)
     except OnnxCheckError as err:
@@ -223,12 +223,12 @@ def export_onnx(
     return write_atomically(out_path, data)
 
 
-def _describe(model: onnx.ModelProto, info: BundleInfo) -> None:
-    """Metadata props (the bundle contract) and producer fields."""
+def describe_bundle(model: onnx.ModelProto, info: BundleInfo, what: str) -> None:
+    """Metadata props (the bundle contract) and producer fields; ``what`` starts the doc string."""
     model.producer_name = "asymfusion_ros"
     model.producer_version = __version__
     model.doc_string = (
-        f"{info.model.get('scheme', 'model')} RGB-D segmenter, {len(info.classes)} classes; "
+        f"{what}, {len(info.classes)} classes; "
         "inputs rgb uint8 [1,H,W,3], depth float32 metres [1,H,W]; outputs labels int32, confidence float32"
     )
     del model.metadata_props[:]

@@ -1,6 +1,6 @@
 """AsymFusion and the fusion schemes it is compared with, in pure PyTorch, behind one registry.
 
-How the code differs from the paper is listed in the README ("Departures from the paper");
+How the code differs from the paper is listed in docs/network.md ("Departures from the paper");
 the registry is :mod:`.registry`.
 
 Every model has ``.modalities``, ``.num_classes``, ``.config`` (``build_model(**config)``

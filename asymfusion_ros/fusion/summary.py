@@ -68,6 +68,13 @@ def model_cost(
     return ModelCost(scheme, backbone, params, count_macs(model, size_hw))
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion models",
+    "asymfusion models --backbone resnet101 --json",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", default="resnet18", choices=sorted(BACKBONES), help="encoder backbone")
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (e.g. 0.5)")

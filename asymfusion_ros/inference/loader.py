@@ -30,17 +30,31 @@ _RUNTIMES = {
 
 def tensorrt_usable() -> bool:
     """True where ``tensorrt`` 8.5+ imports and a CUDA GPU is visible (the auto choice for .onnx)."""
+    return tensorrt_unusable_reason() is None
+
+
+def tensorrt_unusable_reason() -> str | None:
+    """Why ``auto`` passes TensorRT over for an .onnx on this machine, or None where it takes it.
+
+    The one rule behind ``auto``; ``asymfusion doctor`` prints the reason.
+    """
     if importlib.util.find_spec("tensorrt") is None:
-        return False
+        return "`import tensorrt` finds no TensorRT"
     try:
         import tensorrt
 
         from asymfusion_ros.inference.tensorrt.cuda_memory import cuda_api
-        from asymfusion_ros.inference.tensorrt.settings import tensorrt_supported
+        from asymfusion_ros.inference.tensorrt.settings import TENSORRT_FLOOR, tensorrt_supported
 
-        return tensorrt_supported(tensorrt) and cuda_api().device_count() > 0
-    except (ImportError, OSError, BackendError):
-        return False
+        if not tensorrt_supported(tensorrt):
+            found = getattr(tensorrt, "__version__", "of unknown version")
+            return f"TensorRT {found} is older than the {TENSORRT_FLOOR} floor"
+        cuda_api()
+    except (ImportError, OSError) as err:
+        return f"`import tensorrt` fails: {err}"
+    except BackendError as err:
+        return f"no CUDA GPU visible to TensorRT: {err}"
+    return None
 
 
 def resolve_kind(path: Path, backend: BackendKind) -> BackendKind:

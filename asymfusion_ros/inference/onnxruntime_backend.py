@@ -17,6 +17,16 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
 
+def execution_providers(device: int = 0) -> list[str | tuple[str, dict]]:
+    """The providers a session tries, in order: CUDA on ``device`` where this onnxruntime has it, CPU."""
+    import onnxruntime as ort
+
+    providers: list[str | tuple[str, dict]] = [CPU_PROVIDER]
+    if CUDA_PROVIDER in ort.get_available_providers():
+        providers.insert(0, (CUDA_PROVIDER, {"device_id": device}))
+    return providers
+
+
 class OnnxRuntimeBackend:
     """An ``onnxruntime.InferenceSession`` over an asymfusion_ros ONNX bundle."""
 
@@ -39,11 +49,8 @@ class OnnxRuntimeBackend:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        providers: list[str | tuple[str, dict]] = [CPU_PROVIDER]
-        if CUDA_PROVIDER in ort.get_available_providers():
-            providers.insert(0, (CUDA_PROVIDER, {"device_id": device}))
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=providers)
+            self._session = ort.InferenceSession(str(path), options, providers=execution_providers(device))
         except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
             raise BackendError(f"ONNX Runtime could not load {path}: {err}") from err
         self.provider = self._session.get_providers()[0]

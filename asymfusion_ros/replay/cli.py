@@ -4,8 +4,10 @@ bags, of ``replay.fleet`` (options, exit status).
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
 read or lacks a stream, a model that does not load, inference failing, no frame processed;
 with many bags: any bag failed, or Ray missing or unreachable); 2 a usage error (a bad
-option value, an unknown model name, an ambiguous topic or one named that the bag lacks, an
-``--out`` that exists).
+option value, an unknown model name, the same model given twice, an ambiguous topic or one
+named that the bag lacks, an ``--out`` that exists). Models are all loaded before anything
+is written. Several ``--model``: every model on every frame, one comparison report
+(``replay.comparison``).
 """
 
 from __future__ import annotations
@@ -26,16 +28,32 @@ from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.registration import DepthRegistration
+from asymfusion_ros.replay.comparison import model_names
+from asymfusion_ros.replay.comparison import summary_lines as comparison_lines
 from asymfusion_ros.replay.fleet import FleetProgress, find_bags, plan, run_fleet
 from asymfusion_ros.replay.fleet_ray import RayUnavailableError
-from asymfusion_ros.replay.fleet_report import bag_lines, fleet_json, merge, write_fleet_report
-from asymfusion_ros.replay.report import summary_lines
-from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
-from asymfusion_ros.replay.task import BagStatus, ModelSpec
+from asymfusion_ros.replay.fleet_report import (
+    ComparedModel,
+    bag_lines,
+    fleet_comparison,
+    fleet_json,
+    merge,
+    write_fleet_report,
+)
+from asymfusion_ros.replay.report import ReplayReport, summary_lines
+from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
+from asymfusion_ros.replay.task import BagResult, BagStatus, ModelSpec
 from asymfusion_ros.ros.params import Settings
 
 if TYPE_CHECKING:
     from asymfusion_ros.inference.pipeline import Segmenter
+
+
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion replay my_bag --report replay_report --out replay_out",
+    "asymfusion replay bags/ --jobs 2 --model default --model my_model.onnx --report compare_report",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     topics.add_argument("--info-topic", help="camera_info of the colour camera")
     topics.add_argument("--label-topic", help="ground-truth labels (mono8/mono16, 255 = ignore)")
-    parser.add_argument("--model", default="default", help="model file or shipped name (default: default)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="model file or shipped name (default: default); repeat it to compare models on the same "
+        "frames: one report with a row per model and their agreement",
+    )
     parser.add_argument("--backend", choices=[k.value for k in BackendKind], default=Settings.backend)
     parser.add_argument("--precision", choices=[p.value for p in Precision], default=Settings.precision)
     parser.add_argument(
@@ -121,7 +144,7 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
         report_dir=args.report,
         progress=not args.json and sys.stderr.isatty(),
         node=Settings(
-            model=args.model,
+            model=(args.model or ["default"])[0],
             backend=args.backend,
             precision=args.precision,
             sync_queue_size=args.queue_size,
@@ -146,14 +169,12 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 
 
 def _fail(status: int, message: str) -> int:
-    print(f"replay: {message}", file=sys.stderr)
+    print(f"error: {message}", file=sys.stderr)
     return status
 
 
 def run(args: argparse.Namespace) -> int:
     """The exit status of the module docstring."""
-    from asymfusion_ros.resources import ResourceError, resolve_model
-
     try:
         cfg = _config(args)
     except ReplayOptionError as err:
@@ -163,38 +184,72 @@ def run(args: argparse.Namespace) -> int:
     if cfg.out is not None and cfg.out.exists():
         return _fail(2, f"{cfg.out} exists already, not overwriting")
     try:
-        model_path = resolve_model(cfg.node.model)
-    except ResourceError as err:
+        models, files = _model_specs(args.model or ["default"], cfg.node)
+    except _UsageError as err:
         return _fail(2, str(err))
-    model = ModelSpec(str(model_path.resolve()), cfg.node.backend, cfg.node.precision)
-    try:
-        segmenter = model.load()
-    except BackendError as err:
-        return _fail(1, f"cannot load model {cfg.node.model}: {err}")
+    segmenters = []
+    for given, model in zip(args.model or ["default"], models, strict=True):
+        try:
+            segmenters.append(model.load())
+        except BackendError as err:
+            return _fail(1, f"cannot load model {given}: {err}")
     bags = find_bags(args.bag)
     if args.ray is not None or len(args.bag) > 1 or bags not in ([], args.bag):  # else one bag, as ever
-        return _run_many(args, cfg, bags, model, segmenter)
+        return _run_many(args, cfg, bags, models, segmenters)
+    names = model_names([m.path for m in models]) if len(models) > 1 else [""]
+    named = [NamedSegmenter(*model) for model in zip(names, files, segmenters, strict=True)]
     stop = threading.Event()
     try:
         with _interrupt_sets(stop):
-            report = replay(cfg, segmenter, stop=stop, model_name=model_path.name)
+            comparison = replay_models(cfg, named, stop=stop)
     except (TopicChoiceError, ReplayOptionError) as err:
         return _fail(2, str(err))
     except BagReadError as err:
         return _fail(1, str(err))
     except BackendError as err:
         return _fail(1, f"inference failed: {err}")
+    report = comparison.reports[0]
+    data = comparison.to_json() if len(models) > 1 else report.to_json()
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(data, indent=2))
     else:
-        print("\n".join(summary_lines(report)))
+        print("\n".join(comparison_lines(data) if len(models) > 1 else summary_lines(report)))
     if report.frames == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
     return 130 if report.interrupted else 0
 
 
+class _UsageError(ValueError):
+    """A --model that names no model, or the same model as another."""
+
+
+def _model_specs(given: list[str], node: Settings) -> tuple[list[ModelSpec], list[str]]:
+    """The models as every worker loads them (each resolved to its file, none twice), and the
+    names of their files as the reports give them."""
+    from asymfusion_ros.resources import ResourceError, resolve_model
+
+    seen: dict[str, str] = {}
+    specs, files = [], []
+    for name in given:
+        try:
+            found = resolve_model(name)
+        except ResourceError as err:
+            raise _UsageError(str(err)) from err
+        path = str(found.resolve())
+        if path in seen:
+            raise _UsageError(f"--model {seen[path]} and --model {name} are the same model ({path})")
+        seen[path] = name
+        specs.append(ModelSpec(path, node.backend, node.precision))
+        files.append(found.name)
+    return specs, files
+
+
 def _run_many(
-    args: argparse.Namespace, cfg: ReplayConfig, bags: list[Path], model: ModelSpec, segmenter: Segmenter
+    args: argparse.Namespace,
+    cfg: ReplayConfig,
+    bags: list[Path],
+    models: list[ModelSpec],
+    segmenters: list[Segmenter],
 ) -> int:
     """Every bag through ``replay.fleet``; one aggregate report, the bags worst first."""
     if not bags:
@@ -206,33 +261,48 @@ def _run_many(
     threads = 1 if use_ray else (max(1, cores // jobs) if jobs > 1 else None)
     if cfg.out is not None:
         cfg.out.mkdir(parents=True)
-    tasks = plan(cfg, bags)
+    names = model_names([m.path for m in models]) if len(models) > 1 else []
+    tasks = plan(cfg, bags, names)
     stop = threading.Event()
     progress = FleetProgress(tasks, stop, cfg.progress)
     try:
         with _interrupt_sets(stop):
             results, wall_s = run_fleet(
-                tasks, dataclasses.replace(model, threads=threads), progress,
+                tasks, tuple(dataclasses.replace(m, threads=threads) for m in models), progress,
                 jobs=jobs, use_ray=use_ray, ray_address=args.ray or None,
             )  # fmt: skip
     except RayUnavailableError as err:
         return _fail(1, str(err))
     finally:
         progress.close()
-    backend = next((r.report.backend for r in results if r.report is not None), model.backend)
-    total = merge(results, model=Path(model.path).name, backend=backend, class_names=segmenter.classes.names)
-    total.wall_s = wall_s
-    if cfg.report_dir is not None:
-        data = write_fleet_report(total, results, cfg.report_dir, cfg.overlays)
+    if names:
+        compared = [
+            ComparedModel(name, Path(m.path).name, m.backend, s.classes.names)
+            for name, m, s in zip(names, models, segmenters, strict=True)
+        ]
+        data = fleet_comparison(results, compared, wall_s, cfg.report_dir, cfg.overlays)
+        lines = comparison_lines(data)
     else:
-        data = fleet_json(total, results, None)
+        total = _merged(results, models[0], segmenters[0], wall_s)
+        if cfg.report_dir is not None:
+            data = write_fleet_report(total, results, cfg.report_dir, cfg.overlays)
+        else:
+            data = fleet_json(total, results, None)
+        lines = summary_lines(total)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print("\n".join([*summary_lines(total), "bags, worst first:", *bag_lines(results)]))
+        print("\n".join([*lines, "bags, worst first:", *bag_lines(results)]))
     failed = sum(r.status is BagStatus.FAILED for r in results)
-    if total.frames == 0:
+    if data["frames"] == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
     if failed:
         return _fail(1, f"{failed} of {len(results)} bags failed (see bags)")
-    return 130 if total.interrupted else 0
+    return 130 if data["interrupted"] else 0
+
+
+def _merged(results: list[BagResult], model: ModelSpec, segmenter: Segmenter, wall_s: float) -> ReplayReport:
+    backend = next((r.report.backend for r in results if r.report is not None), model.backend)
+    total = merge(results, model=Path(model.path).name, backend=backend, class_names=segmenter.classes.names)
+    total.wall_s = wall_s
+    return total

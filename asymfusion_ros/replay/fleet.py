@@ -2,7 +2,7 @@
 
 Every mode runs the same per-bag task (``task.run_bag``) and hands back the same
 :class:`BagResult`; only the dispatch differs. Worker processes (``--jobs N``) are started
-with ``spawn``, each loads the model once and is given the next bag when it hands in one, so a
+with ``spawn``, each loads the models once and is given the next bag when it hands in one, so a
 worker that dies (killed, out of memory) costs its own bag and is replaced. Ctrl-C lets the
 bags at hand end at the next frame, marks the queued ones "not run", and the report covers
 what finished. One bar counts the frames of all bags.
@@ -26,9 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from asymfusion_ros.bags import BagReader, BagReadError, detect_topics
+from asymfusion_ros.replay.comparison import MODELS_DIR
 from asymfusion_ros.replay.fleet_report import BAGS_DIR
 from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, expected_frames
-from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, not_run, run_bag
+from asymfusion_ros.replay.task import (
+    BagResult,
+    BagStatus,
+    BagTask,
+    Models,
+    ModelSpec,
+    as_models,
+    not_run,
+    run_bag,
+)
 
 BAG_SUFFIXES = (".mcap", ".db3", ".bag")
 STORAGE_SUFFIXES = (".mcap", ".db3")
@@ -75,16 +85,26 @@ def bag_names(bags: Sequence[Path]) -> list[str]:
     return ["__".join(r.relative_to(root).parts) for r in resolved]
 
 
-def plan(cfg: ReplayConfig, bags: Sequence[Path]) -> list[BagTask]:
-    """One task per bag: the run's options, with the bag's own output bag and report folder."""
+def plan(cfg: ReplayConfig, bags: Sequence[Path], models: Sequence[str] = ()) -> list[BagTask]:
+    """One task per bag: the run's options, with the bag's own output bag and report folder.
+
+    ``models``: the names of models compared; each one's report of the bag goes to
+    ``report_dir/models/MODEL/bags/BAG``, so that ``report_dir/models/MODEL`` is the fleet
+    report of that model alone, and the bag's comparison to ``report_dir/bags/BAG``.
+    """
     tasks = []
     for index, (bag, name) in enumerate(zip(bags, bag_names(bags), strict=True)):
         report_dir = cfg.report_dir / BAGS_DIR / name if cfg.report_dir is not None else None
+        root = cfg.report_dir
+        model_dirs = (
+            tuple(root / MODELS_DIR / m / BAGS_DIR / name for m in models) if root is not None else ()
+        )
         bag_cfg = dataclasses.replace(
             cfg,
             bag=bag,
             out=cfg.out / name if cfg.out is not None else None,
             report_dir=report_dir,
+            model_report_dirs=model_dirs,
             worst_overlays=cfg.overlays if report_dir is not None else 0,
             progress=False,
         )
@@ -173,11 +193,13 @@ class _LocalChannel:
         return self.progress.stop_requested()
 
 
-def run_here(tasks: Sequence[BagTask], model: ModelSpec, progress: FleetProgress) -> list[BagResult]:
+def run_here(
+    tasks: Sequence[BagTask], models: Sequence[ModelSpec], progress: FleetProgress
+) -> list[BagResult]:
     """Bag after bag in this process (``--jobs 1``)."""
     results = []
     for task in tasks:
-        results.append(run_bag(task, model, _LocalChannel(progress)))
+        results.append(run_bag(task, models, _LocalChannel(progress)))
         progress.finished(results[-1])
     return results
 
@@ -201,12 +223,12 @@ class _PipeChannel:
         return self.stop.is_set()
 
 
-def _worker(model: ModelSpec, conn: Connection, stop: ProcessEvent) -> None:
-    """A worker process: load the model, then replay each bag sent until None comes."""
+def _worker(models: Sequence[ModelSpec], conn: Connection, stop: ProcessEvent) -> None:
+    """A worker process: load the models, then replay each bag sent until None comes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the driver decides
     channel = _PipeChannel(conn, stop)
     while (task := conn.recv()) is not None:
-        conn.send(("result", run_bag(task, model, channel)))
+        conn.send(("result", run_bag(task, models, channel)))
 
 
 def death_reason(exitcode: int | None) -> str:
@@ -221,9 +243,9 @@ def death_reason(exitcode: int | None) -> str:
 class _Pool:
     """``jobs`` spawned worker processes, each replaying one bag at a time, replaced when one dies."""
 
-    def __init__(self, model: ModelSpec, jobs: int, progress: FleetProgress) -> None:
+    def __init__(self, models: Sequence[ModelSpec], jobs: int, progress: FleetProgress) -> None:
         self.context = multiprocessing.get_context("spawn")
-        self.model, self.jobs, self.progress = model, jobs, progress
+        self.models, self.jobs, self.progress = models, jobs, progress
         self.stop = self.context.Event()
         self.workers: dict[Connection, tuple[BaseProcess, BagTask | None]] = {}
         self.queue: deque[BagTask] = deque()
@@ -232,7 +254,7 @@ class _Pool:
     def _start_worker(self) -> Connection:
         mine, theirs = self.context.Pipe()
         process = self.context.Process(
-            target=_worker, args=(self.model, theirs, self.stop), name="asymfusion-replay", daemon=True
+            target=_worker, args=(self.models, theirs, self.stop), name="asymfusion-replay", daemon=True
         )
         process.start()
         theirs.close()  # so a dead worker reads as end-of-file here
@@ -297,15 +319,15 @@ class _Pool:
 
 
 def run_in_processes(
-    tasks: Sequence[BagTask], model: ModelSpec, jobs: int, progress: FleetProgress
+    tasks: Sequence[BagTask], models: Sequence[ModelSpec], jobs: int, progress: FleetProgress
 ) -> list[BagResult]:
     """Bags in ``jobs`` worker processes (``--jobs N``)."""
-    return _Pool(model, jobs, progress).run(tasks)
+    return _Pool(models, jobs, progress).run(tasks)
 
 
 def run_fleet(
     tasks: Sequence[BagTask],
-    model: ModelSpec,
+    models: Models,
     progress: FleetProgress,
     *,
     jobs: int = 1,
@@ -314,16 +336,18 @@ def run_fleet(
 ) -> tuple[list[BagResult], float]:
     """Every task's result in task order, and the run's wall time in seconds.
 
+    ``models``: one, or several to compare, each on every frame (``BagResult.comparison``).
     ``use_ray``: Ray tasks, on ``ray_address`` (``auto``, ``ray://host:port``) or a Ray started
     for the run on loopback with ``jobs`` CPUs; else ``jobs`` worker processes, or this one.
     """
     t0 = time.perf_counter()
+    models = as_models(models)
     if use_ray:
         from asymfusion_ros.replay.fleet_ray import run_on_ray
 
-        results = run_on_ray(tasks, model, progress, address=ray_address, cpus=jobs)
+        results = run_on_ray(tasks, models, progress, address=ray_address, cpus=jobs)
     elif jobs > 1:
-        results = run_in_processes(tasks, model, jobs, progress)
+        results = run_in_processes(tasks, models, jobs, progress)
     else:
-        results = run_here(tasks, model, progress)
+        results = run_here(tasks, models, progress)
     return sorted(results, key=lambda r: r.task.index), time.perf_counter() - t0

@@ -3,7 +3,7 @@
 Ray schedules the bags over a cluster's CPUs; a task reads its bag, and writes its output
 bag and report folder, at the paths it is given, so on a cluster they must be shared paths
 (NFS, a mounted bucket) that every node sees under the same name. Each Ray worker process
-loads the model once (``ModelSpec.load`` keeps it). One small actor carries the tasks'
+loads the models once (``ModelSpec.load`` keeps them). One small actor carries the tasks'
 progress to the driver's bar and the driver's Ctrl-C to the tasks. A task whose worker dies
 (killed, out of memory, its node lost) is not retried: its bag is reported failed, with Ray's
 reason. Ray is an optional extra (``pip install .[fleet]``).
@@ -81,8 +81,8 @@ class _MonitorChannel:
         return self.stop
 
 
-def _ray_task(task: BagTask, model: ModelSpec, monitor: Any) -> BagResult:
-    return run_bag(task, model, _MonitorChannel(monitor))
+def _ray_task(task: BagTask, models: Sequence[ModelSpec], monitor: Any) -> BagResult:
+    return run_bag(task, models, _MonitorChannel(monitor))
 
 
 def _connect(address: str | None, cpus: int) -> bool:
@@ -122,7 +122,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def run_on_ray(
-    tasks: Sequence[BagTask], model: ModelSpec, progress: Progress, *, address: str | None, cpus: int
+    tasks: Sequence[BagTask],
+    models: Sequence[ModelSpec],
+    progress: Progress,
+    *,
+    address: str | None,
+    cpus: int,
 ) -> list[BagResult]:
     """Every bag as a Ray task (one CPU each); the results in the order they ended."""
     try:
@@ -135,7 +140,7 @@ def run_on_ray(
     try:
         monitor: Any = ray.remote(num_cpus=0)(_Monitor).remote()
         remote_task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-        pending = {remote_task.remote(task, model, monitor): task for task in tasks}
+        pending = {remote_task.remote(task, models, monitor): task for task in tasks}
         opened: set[int] = set()
         stopping = False
         while pending:

@@ -3,18 +3,29 @@
 Averaging per-bag mIoUs would weigh a 10-frame bag like a 10 000-frame one and call a class
 absent from most bags "perfect" there; summing the counts gives the score of all frames
 together, exactly as if they were one bag. Latency is the merged samples of every frame.
-``report.json`` keeps the one-bag keys and adds ``bags``, worst first.
+``report.json`` keeps the one-bag keys and adds ``bags``, worst first. Models compared: each
+one's fleet report as if it ran alone, and their comparison (``fleet_comparison``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.replay.agreement import LabelAgreement
+from asymfusion_ros.replay.comparison import (
+    MODELS_DIR,
+    comparison_json,
+    model_entry,
+    relative_folder,
+    write_comparison,
+)
 from asymfusion_ros.replay.report import ReplayReport, percent, plot_confusion, scores_text
 from asymfusion_ros.replay.task import BagResult, BagStatus
 from asymfusion_ros.replay.worst import WorstFrame
@@ -197,3 +208,48 @@ def write_fleet_report(
     (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n")
     (out_dir / "report.md").write_text(_markdown(data, total, results, worst_count))
     return data
+
+
+class ComparedModel(NamedTuple):
+    """A model of a fleet comparison: its name (its report folder), file name, backend and classes."""
+
+    name: str
+    file: str
+    backend: str
+    class_names: tuple[str, ...]
+
+
+def alone(results: list[BagResult], index: int) -> list[BagResult]:
+    """The results of a comparison as the fleet of its ``index``-th model alone."""
+    return [
+        dataclasses.replace(r, report=r.comparison.reports[index] if r.comparison else None, comparison=None)
+        for r in results
+    ]
+
+
+def fleet_comparison(
+    results: list[BagResult],
+    models: Sequence[ComparedModel],
+    wall_s: float,
+    report_dir: Path | None,
+    worst_count: int,
+) -> dict[str, Any]:
+    """The comparison of every model over every bag (each model's fleet report, exactly as a run
+    with it alone writes it, in ``report_dir/models/NAME``); its JSON, also written to ``report_dir``."""
+    agreement = LabelAgreement([m.name for m in models], [m.class_names for m in models])
+    for result in results:
+        if result.comparison is not None:
+            agreement.add(result.comparison.agreement)
+    entries = []
+    for index, model in enumerate(models):
+        own = alone(results, index)
+        backend = next((r.report.backend for r in own if r.report is not None), model.backend)
+        total = merge(own, model=model.file, backend=backend, class_names=model.class_names)
+        total.wall_s = wall_s
+        folder = report_dir / MODELS_DIR / model.name if report_dir is not None else None
+        data = write_fleet_report(total, own, folder, worst_count) if folder else fleet_json(total, own, None)
+        entries.append(model_entry(model.name, data, agreement, relative_folder(folder, report_dir)))
+    comparison = comparison_json(entries, agreement)
+    if report_dir is not None:
+        write_comparison(comparison, report_dir)
+    return comparison

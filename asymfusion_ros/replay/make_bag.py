@@ -129,6 +129,12 @@ def write_synthetic_bag(
         return dict(writer.counts)
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion make-bag --synthetic --frames 150 --rate 15 --seed 7 -o synthetic_bag",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--synthetic",

@@ -9,18 +9,21 @@ output bag holds what the node would publish. This module adds reading, writing,
 
 Outputs: scores against a ground-truth label topic, per-stage latency, a report folder,
 and optionally a bag with the node's output topics beside the inputs for RViz/Foxglove.
+Several models (``replay_models``) each get all of that, on frames decoded once, and are
+compared (``replay.comparison``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,12 +41,26 @@ from asymfusion_ros.bags import (
 from asymfusion_ros.bags.topics import TF_STATIC, raw_preferred
 from asymfusion_ros.classes import IGNORE_INDEX, ClassSet
 from asymfusion_ros.metrics import ConfusionMatrix
+from asymfusion_ros.replay.agreement import LabelAgreement
+from asymfusion_ros.replay.comparison import (
+    MODELS_DIR,
+    Comparison,
+    relative_folder,
+    write_comparison,
+)
 from asymfusion_ros.replay.labels import LabelMatcher
 from asymfusion_ros.replay.report import ReplayReport, write_report
 from asymfusion_ros.replay.worst import WorstFrames
 from asymfusion_ros.ros import messages
 from asymfusion_ros.ros.depth_input import DepthCamera, extrinsic_from_pose
-from asymfusion_ros.ros.frame_pipeline import OUTPUTS, FramePipeline, InputError, ProcessedFrame
+from asymfusion_ros.ros.frame_pipeline import (
+    OUTPUTS,
+    FrameInputs,
+    FramePipeline,
+    InputError,
+    ProcessedFrame,
+    read_inputs,
+)
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.sync import DEPTH, RGB, ApproximateTimeSync
 from asymfusion_ros.ros.transforms import TransformError, TransformTree
@@ -77,6 +94,8 @@ class ReplayConfig:
     overlays: int = 4
     worst_overlays: int = 0
     """With a report folder and ground truth: also draw the frames of lowest mIoU (``worst_NN.png``)."""
+    model_report_dirs: tuple[Path, ...] = ()
+    """Comparing models: each one's report folder, in their order (default ``report_dir/models/NAME``)."""
     progress: bool = True
     node: Settings = field(default_factory=Settings)
     """The node's parameters (ros/params.py): model, backend, sync, depth scale, cloud, overlay."""
@@ -88,31 +107,54 @@ def output_namespace(rgb_topic: str) -> str:
     return f"/{parts[0]}" if len(parts) > 1 else ""
 
 
+class NamedSegmenter(NamedTuple):
+    """A model of a replay."""
+
+    name: str
+    """Unique in the run: comparing models, its output topics' prefix and its report folder."""
+    file: str
+    """What its report calls it (its file's name)."""
+    segmenter: Any
+
+
+@dataclass
+class _Model:
+    """One model's share of a pass: its pipeline, report, report folder and output topics."""
+
+    pipeline: FramePipeline
+    report: ReplayReport
+    report_dir: Path | None
+    out_topics: dict[str, str]
+    worst: WorstFrames | None
+    classes_written: bool = False
+
+
 class Replay:
-    """One pass over a bag; callbacks of the synchroniser do the per-frame work."""
+    """One pass over a bag; callbacks of the synchroniser do the per-frame work.
+
+    Each frame is decoded once and segmented by every model; events of the frame or the bag
+    (skips, warnings, problems) go to every model's report, so each reads as if it ran alone.
+    """
 
     def __init__(
         self,
         cfg: ReplayConfig,
-        segmenter: Any,
+        models: list[_Model],
         topics: StreamTopics,
-        report: ReplayReport,
         writer: BagWriter | None,
         stop: threading.Event,
+        agreement: LabelAgreement | None = None,
     ) -> None:
         self.cfg = cfg
-        self.segmenter = segmenter
-        self.pipeline = FramePipeline(segmenter, messages.rosbags_factory(typestore()))
-        self.classes: ClassSet = segmenter.classes
+        self.models = models
+        self.report = models[0].report  # the counts every model's report shares
+        self.agreement = agreement
         self.topics = topics
-        self.report = report
         self.writer = writer
         self.stop = stop
         self.sync = ApproximateTimeSync(2, cfg.node.sync_queue_size, cfg.node.sync_slop, self._on_synced)
         self.labels = LabelMatcher(round(cfg.node.sync_slop * 1e9)) if topics.labels else None
         self.wants = OUTPUTS if writer is not None else ()
-        ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
-        self.out_topics = {name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS}
         self.info: Any = None  # the latest camera_info, as the node keeps it
         self.depth_info: Any = None  # the depth camera's, for depth that needs registering
         self.tf_static = TransformTree()  # filled from the whole bag's /tf_static before the pass
@@ -121,11 +163,19 @@ class Replay:
         self.seen = {RGB: 0, DEPTH: 0}
         self.synced = 0
         self.overlay_every = 1
-        self.figures: dict[int, tuple[np.ndarray, np.ndarray, bool]] = {}  # stamp -> rgb, labels, overlay?
-        wants_worst = cfg.report_dir is not None and cfg.worst_overlays > 0 and topics.labels is not None
-        self.worst = WorstFrames(cfg.worst_overlays, len(self.classes)) if wants_worst else None
+        # stamp -> rgb, each model's labels, overlay?
+        self.figures: dict[int, tuple[np.ndarray, tuple[np.ndarray, ...], bool]] = {}
         self.progress: Any = None
-        self.classes_written = False
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count frames not processed, in every model's report."""
+        for model in self.models:
+            model.report.skip(reason, count)
+
+    def warn(self, message: str) -> None:
+        """A warning about the bag, in every model's report."""
+        for model in self.models:
+            model.report.warn(message)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -142,8 +192,8 @@ class Replay:
         try:
             msg = bag.deserialize(message)
         except BagReadError as err:
-            self.report.skip(f"{topic}: undecodable message")
-            self.report.warn(str(err))
+            self.skip(f"{topic}: undecodable message")
+            self.warn(str(err))
             return
         if topic == self.topics.info:
             self._on_info(msg)
@@ -171,7 +221,7 @@ class Replay:
             self.writer.write(message.topic, bag.as_ros2(message), message.log_ns)
         except BagReadError as err:
             self.not_copied.add(message.topic)
-            self.report.warn(f"{message.topic} not copied to the output bag: {err}")
+            self.warn(f"{message.topic} not copied to the output bag: {err}")
 
     def _on_info(self, msg: Any) -> None:
         self.info = msg
@@ -198,29 +248,35 @@ class Replay:
             return
         number = self.report.frames
         try:
-            frame = self.pipeline.process(
-                rgb_msg, depth_msg, self.info, self.cfg.node, self.wants, check_intrinsics=True,
-                depth_camera=self._depth_camera(),
-            )  # fmt: skip
+            inputs = read_inputs(
+                rgb_msg, depth_msg, self.info, self.cfg.node, read_k=True, depth_camera=self._depth_camera()
+            )
         except InputError as err:
-            self.report.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
+            self.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
             return
-        for found in frame.problems:
-            self.report.problem(found.problem)
-        timings = dict(frame.timings_ms)
-        if self.writer is not None:
-            timings.update(self._write_outputs(frame))
-        timings["total"] = sum(v for k, v in timings.items() if k in TOTAL_STAGES)
-        self.report.add_frame(frame.stamp_ns, timings)
-        labels = frame.segmentation.labels
-        if self._wants_figure(number) or self.worst is not None:
-            self.figures[frame.stamp_ns] = (frame.rgb, labels, self._wants_figure(number))
+        labels = tuple(self._segment(model, inputs) for model in self.models)
+        if self.agreement is not None:
+            self.agreement.update(labels)
+        if self._wants_figure(number) or self.models[0].worst is not None:
+            self.figures[inputs.stamp_ns] = (inputs.rgb, labels, self._wants_figure(number))
         if self.labels is not None:
-            self.labels.add_prediction(frame.stamp_ns, labels)
+            self.labels.add_prediction(inputs.stamp_ns, labels)
         else:
-            self._save_figure(frame.stamp_ns, None)
+            self._save_figure(inputs.stamp_ns, None)
         if self.progress is not None:
             self.progress.update(1)
+
+    def _segment(self, model: _Model, inputs: FrameInputs) -> np.ndarray:
+        """One model's part of a frame: segment, write its outputs, count; its labels."""
+        frame = model.pipeline.complete(inputs, self.cfg.node, self.wants)
+        for found in frame.problems:
+            model.report.problem(found.problem)
+        timings = dict(frame.timings_ms)
+        if self.writer is not None:
+            timings.update(self._write_outputs(model, frame))
+        timings["total"] = sum(v for k, v in timings.items() if k in TOTAL_STAGES)
+        model.report.add_frame(frame.stamp_ns, timings)
+        return frame.segmentation.labels
 
     def _depth_camera(self) -> DepthCamera:
         """The depth camera_info and the extrinsic (the bag's /tf_static, or the node's parameter)."""
@@ -229,16 +285,17 @@ class Replay:
             return DepthCamera(self.depth_info, extrinsic_from_pose(node.extrinsic_depth_to_colour))
         return DepthCamera(self.depth_info, self.tf_static.lookup)
 
-    def _write_outputs(self, frame: ProcessedFrame) -> dict[str, float]:
+    def _write_outputs(self, model: _Model, frame: ProcessedFrame) -> dict[str, float]:
         """Write the frame's output messages (the classes once, latched); ``outputs``: built + written."""
         assert self.writer is not None
         t0 = time.perf_counter()
-        if not self.classes_written:
-            classes_msg = self.pipeline.factory.new("std_msgs/msg/String", data=self.classes.to_json())
-            self.writer.write(self.out_topics["classes"], classes_msg, frame.stamp_ns, latched=True)
-            self.classes_written = True
+        if not model.classes_written:
+            classes = model.pipeline.classes.to_json()
+            classes_msg = model.pipeline.factory.new("std_msgs/msg/String", data=classes)
+            self.writer.write(model.out_topics["classes"], classes_msg, frame.stamp_ns, latched=True)
+            model.classes_written = True
         for name, msg in frame.messages.items():
-            self.writer.write(self.out_topics[name], msg, frame.stamp_ns)
+            self.writer.write(model.out_topics[name], msg, frame.stamp_ns)
         write_ms = (time.perf_counter() - t0) * 1e3
         built_ms = frame.timings_ms.get("images", 0.0) + frame.timings_ms.get("points", 0.0)
         return {"write": write_ms, "outputs": built_ms + write_ms}
@@ -246,53 +303,59 @@ class Replay:
     # -- scoring and figures ---------------------------------------------------------------
 
     def _score(self, decided: Iterator[tuple[int, Any, Any | None]]) -> None:
-        for stamp, prediction, label_msg in decided:
+        for stamp, predictions, label_msg in decided:
             if label_msg is None:
-                self.report.skip("frame without ground truth within slop (not scored)")
+                self.skip("frame without ground truth within slop (not scored)")
                 self._save_figure(stamp, None)
                 continue
             try:
                 target = messages.image_to_labels(label_msg)
             except messages.MessageError as err:
-                self.report.skip(f"{self.topics.labels}: {err}")
+                self.skip(f"{self.topics.labels}: {err}")
                 self.figures.pop(stamp, None)
                 continue
-            if target.shape != prediction.shape:
-                self.report.skip(
-                    f"ground truth {target.shape[1]}x{target.shape[0]} != image size (not scored)"
-                )
+            if target.shape != predictions[0].shape:
+                self.skip(f"ground truth {target.shape[1]}x{target.shape[0]} != image size (not scored)")
                 self.figures.pop(stamp, None)
                 continue
-            assert self.report.confusion is not None
-            self.report.confusion.update(prediction, target)
-            self.report.scored_frames += 1
+            for model, prediction in zip(self.models, predictions, strict=True):
+                assert model.report.confusion is not None
+                model.report.confusion.update(prediction, target)
+                model.report.scored_frames += 1
             self._save_figure(stamp, target)
 
     def _wants_figure(self, number: int) -> bool:
-        if self.cfg.report_dir is None or number % self.overlay_every:
+        if self.models[0].report_dir is None or number % self.overlay_every:
             return False
         return number // self.overlay_every < self.cfg.overlays
 
     def _save_figure(self, stamp_ns: int, target: np.ndarray | None) -> None:
-        """colour | prediction | ground truth (where known; void uncoloured), blended as the node does."""
+        """colour | prediction | ground truth (where known; void uncoloured), blended as the node
+        does; one figure per model, in its report folder."""
         import cv2
 
         images = self.figures.pop(stamp_ns, None)
-        if images is None or self.cfg.report_dir is None:
+        if images is None:
             return
-        rgb, prediction, wanted = images
-        if self.worst is not None and target is not None:
-            self.worst.offer(stamp_ns, prediction, target, lambda: self._panels(rgb, prediction, target))
-        if not wanted:
-            return
-        name = f"overlay_{sum(f.startswith('overlay_') for f in self.report.files):02d}.png"
-        panels = self._panels(rgb, prediction, target)
-        cv2.imwrite(str(self.cfg.report_dir / name), cv2.cvtColor(panels, cv2.COLOR_RGB2BGR))
-        self.report.files.append(name)
+        rgb, predictions, wanted = images
+        for model, prediction in zip(self.models, predictions, strict=True):
+            if model.report_dir is None:
+                continue
+            palette = model.pipeline.palette
+            if model.worst is not None and target is not None:
+                figure = functools.partial(self._panels, rgb, prediction, target, palette)
+                model.worst.offer(stamp_ns, prediction, target, figure)
+            if not wanted:
+                continue
+            name = f"overlay_{sum(f.startswith('overlay_') for f in model.report.files):02d}.png"
+            panels = self._panels(rgb, prediction, target, palette)
+            cv2.imwrite(str(model.report_dir / name), cv2.cvtColor(panels, cv2.COLOR_RGB2BGR))
+            model.report.files.append(name)
 
-    def _panels(self, rgb: np.ndarray, prediction: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+    def _panels(
+        self, rgb: np.ndarray, prediction: np.ndarray, target: np.ndarray | None, palette: np.ndarray
+    ) -> np.ndarray:
         alpha = self.cfg.node.overlay_alpha
-        palette = self.pipeline.palette
         panels = [rgb, geometry.overlay(rgb, geometry.colorize(prediction, palette), alpha)]
         if target is not None:
             truth = geometry.overlay(rgb, geometry.colorize(target, palette), alpha)
@@ -305,11 +368,12 @@ class Replay:
         self._drain_before_info(0)
         if self.labels is not None:
             self._score(self.labels.flush())
-        self.report.skip("colour image without depth within slop", self.seen[RGB] - self.synced)
-        self.report.skip("depth image without colour within slop", self.seen[DEPTH] - self.synced)
-        if self.worst is not None and self.cfg.report_dir is not None:
-            self.report.worst_frames = self.worst.write(self.cfg.report_dir)
-            self.report.files.extend(worst.file for worst in self.report.worst_frames)
+        self.skip("colour image without depth within slop", self.seen[RGB] - self.synced)
+        self.skip("depth image without colour within slop", self.seen[DEPTH] - self.synced)
+        for model in self.models:
+            if model.worst is not None and model.report_dir is not None:
+                model.report.worst_frames = model.worst.write(model.report_dir)
+                model.report.files.extend(worst.file for worst in model.report.worst_frames)
 
 
 def _window(bag: BagReader, cfg: ReplayConfig) -> tuple[int, int]:
@@ -343,63 +407,112 @@ def replay(
     named in ``cfg`` that the bag lacks), ReplayOptionError for a window outside the bag,
     BackendError when inference fails.
     """
+    model = NamedSegmenter("", model_name or cfg.node.model, segmenter)
+    return replay_models(cfg, [model], stop=stop, progress=progress).reports[0]
+
+
+def replay_models(
+    cfg: ReplayConfig,
+    models: Sequence[NamedSegmenter],
+    *,
+    stop: threading.Event | None = None,
+    progress: ProgressBar | None = None,
+) -> Comparison:
+    """:func:`replay` with every model on every frame, each frame decoded once.
+
+    One model: its report, written to ``cfg.report_dir`` and its outputs under the camera's
+    namespace, as :func:`replay`. Several: each one's report in its own folder
+    (``cfg.model_report_dirs``, or ``cfg.report_dir/models/NAME``), its outputs under
+    ``<namespace>/NAME/segmentation/``, and the comparison report in ``cfg.report_dir``.
+    """
     stop = stop or threading.Event()
+    compare = len(models) > 1
     with BagReader(cfg.bag) as bag:
         topics = detect_topics(
             bag, rgb=cfg.rgb_topic, depth=cfg.depth_topic, info=cfg.info_topic, labels=cfg.label_topic
         )
         start_ns, stop_ns = _window(bag, cfg)
-        classes: ClassSet = segmenter.classes
-        report = ReplayReport(
-            bag=str(cfg.bag),
-            model=model_name or cfg.node.model,
-            backend=_backend_name(segmenter),
-            topics=topics._asdict(),
-            class_names=classes.names,
-            confusion=ConfusionMatrix(len(classes)) if topics.labels else None,
-        )
+        passes = [_model_pass(cfg, topics, model, i, compare) for i, model in enumerate(models)]
+        agreement = LabelAgreement([m.name for m in models], [p.pipeline.classes.names for p in passes])
         for copy, raw in raw_preferred(bag.topics()).items():
             if raw in (topics.rgb, topics.depth):
-                report.warn(f"{copy} not read: the bag holds the same stream raw on {raw}")
-        if cfg.report_dir is not None:
-            cfg.report_dir.mkdir(parents=True, exist_ok=True)
+                for model_pass in passes:
+                    model_pass.report.warn(f"{copy} not read: the bag holds the same stream raw on {raw}")
         expected = expected_frames(bag, topics, cfg)
         with ExitStack() as stack:
             writer = stack.enter_context(BagWriter(cfg.out, cfg.out_format)) if cfg.out is not None else None
-            run = Replay(cfg, segmenter, topics, report, writer, stop)
+            run = Replay(cfg, passes, topics, writer, stop, agreement if compare else None)
             run.overlay_every = max(1, expected // max(1, cfg.overlays))
             bar = progress(expected) if progress is not None else _progress(expected, cfg.progress)
             run.progress = stack.enter_context(bar)
-            _read_tf_static(bag, run, report)
+            _read_tf_static(bag, run)
             # camera_info recorded before the window (often latched, sent once) still applies.
             for message in bag.messages([topics.info], bag.start_ns, start_ns):
                 run.feed(bag, message, copy=False)
             t0 = time.perf_counter()
             # With an output bag every topic is read, to be copied beside the outputs.
             read = None if writer is not None else [t for t in topics if t is not None]
+            interrupted = False
             for message in bag.messages(read, start_ns, stop_ns):
                 if stop.is_set():
-                    report.interrupted = True
+                    interrupted = True
                     break
                 run.feed(bag, message)
-                if cfg.max_frames is not None and report.frames >= cfg.max_frames:
+                if cfg.max_frames is not None and run.report.frames >= cfg.max_frames:
                     break
             run.finish()
-            report.wall_s = time.perf_counter() - t0
-            if writer is not None:
-                report.output_bag = str(cfg.out)
+            wall_s = time.perf_counter() - t0
         if bag.read_error:
-            report.skip("rest of the bag unreadable")
-            report.warn(bag.read_error)
+            run.skip("rest of the bag unreadable")
+            run.warn(bag.read_error)
         if bag.salvaged:
-            report.skip("unfinished MCAP file: whatever followed its last complete record")
-            report.warn(bag.salvaged)
-    if cfg.report_dir is not None:
-        write_report(report, cfg.report_dir)
-    return report
+            run.skip("unfinished MCAP file: whatever followed its last complete record")
+            run.warn(bag.salvaged)
+    for model_pass in passes:
+        model_pass.report.interrupted, model_pass.report.wall_s = interrupted, wall_s
+        model_pass.report.output_bag = str(cfg.out) if cfg.out is not None else None
+        if model_pass.report_dir is not None:
+            write_report(model_pass.report, model_pass.report_dir)
+    folders = [relative_folder(p.report_dir, cfg.report_dir) for p in passes]
+    comparison = Comparison([p.report for p in passes], agreement, folders)
+    if compare and cfg.report_dir is not None:
+        write_comparison(comparison.to_json(), cfg.report_dir)
+    return comparison
 
 
-def _read_tf_static(bag: BagReader, run: Replay, report: ReplayReport) -> None:
+def _model_pass(
+    cfg: ReplayConfig, topics: StreamTopics, model: NamedSegmenter, index: int, compare: bool
+) -> _Model:
+    """One model's pipeline, empty report, report folder (made) and output topics."""
+    classes: ClassSet = model.segmenter.classes
+    report = ReplayReport(
+        bag=str(cfg.bag),
+        model=model.file,
+        backend=_backend_name(model.segmenter),
+        topics=topics._asdict(),
+        class_names=classes.names,
+        confusion=ConfusionMatrix(len(classes)) if topics.labels else None,
+    )
+    report_dir = cfg.report_dir
+    if compare and cfg.model_report_dirs:
+        report_dir = cfg.model_report_dirs[index]
+    elif compare and cfg.report_dir is not None:
+        report_dir = cfg.report_dir / MODELS_DIR / model.name
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    ns = output_namespace(topics.rgb) if cfg.namespace is None else cfg.namespace.rstrip("/")
+    ns = f"{ns}/{model.name}" if compare else ns
+    wants_worst = report_dir is not None and cfg.worst_overlays > 0 and topics.labels is not None
+    return _Model(
+        pipeline=FramePipeline(model.segmenter, messages.rosbags_factory(typestore())),
+        report=report,
+        report_dir=report_dir,
+        out_topics={name: f"{ns}/segmentation/{name}" for name in OUTPUT_TOPICS},
+        worst=WorstFrames(cfg.worst_overlays, len(classes)) if wants_worst else None,
+    )
+
+
+def _read_tf_static(bag: BagReader, run: Replay) -> None:
     """Every static transform of the bag (drivers latch them once, often before the window)."""
     if TF_STATIC not in bag.topics():
         return
@@ -408,7 +521,7 @@ def _read_tf_static(bag: BagReader, run: Replay, report: ReplayReport) -> None:
             for stamped in bag.deserialize(message).transforms:
                 run.tf_static.add(stamped)
         except (BagReadError, TransformError) as err:
-            report.warn(f"{TF_STATIC}: {err}")
+            run.warn(f"{TF_STATIC}: {err}")
 
 
 def _backend_name(segmenter: Any) -> str:

@@ -1,17 +1,18 @@
 """One bag of a fleet run: the per-bag work that every mode runs, in this process, in a
 worker process (``--jobs``) or as a Ray task (``--ray``).
 
-The task is ``runner.replay`` on one bag, with the failures that concern only that bag
-(unreadable, a stream missing, a window outside it, inference failing) turned into a
-:class:`BagResult` that says why, so every other bag still counts. The model is loaded once
-per process and kept. A task talks to the run that dispatched it through a
-:class:`Channel`: it says how many frames it expects and has done, and hears when to stop.
+The task is ``runner.replay_models`` on one bag (one model, or several compared), with the
+failures that concern only that bag (unreadable, a stream missing, a window outside it,
+inference failing) turned into a :class:`BagResult` that says why, so every other bag still
+counts. Each model is loaded once per process and kept. A task talks to the run that
+dispatched it through a :class:`Channel`: it says how many frames it expects and has done,
+and hears when to stop.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from asymfusion_ros.bags import BagReadError
 from asymfusion_ros.inference.errors import BackendError
+from asymfusion_ros.replay.comparison import Comparison, model_names
 from asymfusion_ros.replay.report import ReplayReport
-from asymfusion_ros.replay.runner import ReplayConfig, ReplayOptionError, replay
+from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
 
 if TYPE_CHECKING:
     from asymfusion_ros.inference.pipeline import Segmenter
@@ -54,6 +56,15 @@ class ModelSpec:
         return _segmenter(self)
 
 
+Models = ModelSpec | Sequence[ModelSpec]
+"""One model, or several to compare on the same frames."""
+
+
+def as_models(models: Models) -> tuple[ModelSpec, ...]:
+    """The models of a run as a tuple (one given alone is one of one)."""
+    return (models,) if isinstance(models, ModelSpec) else tuple(models)
+
+
 @cache
 def _segmenter(spec: ModelSpec) -> Segmenter:
     from asymfusion_ros.inference.pipeline import Segmenter
@@ -81,6 +92,9 @@ class BagResult:
     status: BagStatus
     reason: str | None = None
     report: ReplayReport | None = None
+    """Comparing models: the first one's (as ``comparison.reports[0]``)."""
+    comparison: Comparison | None = None
+    """Comparing models: every model's report and their agreement on this bag."""
 
 
 class Channel(Protocol):
@@ -126,8 +140,10 @@ class _Counter:
             self.stop.set()
 
 
-def run_bag(task: BagTask, model: ModelSpec, channel: Channel) -> BagResult:
-    """Replay ``task``'s bag with this process's model; a failure of the bag is a result, not an error."""
+def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
+    """Replay ``task``'s bag with this process's models (every model on every frame, each frame
+    decoded once); a failure of the bag is a result, not an error."""
+    models = as_models(models)
     if channel.stop_requested():
         return not_run(task)
     stop = threading.Event()
@@ -137,18 +153,22 @@ def run_bag(task: BagTask, model: ModelSpec, channel: Channel) -> BagResult:
         channel.started(task.index, expected)
         yield _Counter(channel, task.index, stop)
 
+    names = model_names([model.path for model in models]) if len(models) > 1 else [""]
+    loaded = []
+    for name, model in zip(names, models, strict=True):
+        try:
+            loaded.append(NamedSegmenter(name, Path(model.path).name, model.load()))
+        except BackendError as err:
+            return BagResult(task, BagStatus.FAILED, f"cannot load model {model.path}: {err}")
     try:
-        segmenter = model.load()
-    except BackendError as err:
-        return BagResult(task, BagStatus.FAILED, f"cannot load model {model.path}: {err}")
-    try:
-        report = replay(task.cfg, segmenter, stop=stop, model_name=Path(model.path).name, progress=progress)
+        comparison = replay_models(task.cfg, loaded, stop=stop, progress=progress)
     except (BagReadError, ReplayOptionError) as err:
         return BagResult(task, BagStatus.FAILED, str(err))
     except BackendError as err:
         return BagResult(task, BagStatus.FAILED, f"inference failed: {err}")
+    report, kept = comparison.reports[0], comparison if len(models) > 1 else None
     if report.interrupted:
-        return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report)
+        return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report, kept)
     if report.frames == 0:
-        return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report)
-    return BagResult(task, BagStatus.DONE, None, report)
+        return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report, kept)
+    return BagResult(task, BagStatus.DONE, None, report, kept)

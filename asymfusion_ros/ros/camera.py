@@ -97,6 +97,12 @@ class FramePublisher:
         return all(p.get_subscription_count() > 0 for p in (self._rgb, self._depth, self._info))
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion camera --synthetic --rate 15 --size 640x480",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--synthetic", action="store_true", help="synthetic indoor scenes (the default)")

@@ -46,6 +46,12 @@ class DemoError(RuntimeError):
     """The demo could not run: no model, the node did not start or produced nothing."""
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion demo --seconds 20 --out demo_out",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the camera runs (default 20)")
     parser.add_argument(

@@ -6,7 +6,9 @@ registered when it is another camera's (``depth_input.align_depth``), invalid de
 -> K from the latest camera_info (``frames.intrinsics``) -> segment (``Segmenter``) -> the
 wanted output messages (``outputs``), built by the caller's
 :class:`~asymfusion_ros.ros.messages.MessageFactory`: rclpy's in the node, rosbags' in
-replay. Same input, same messages, by construction.
+replay. Same input, same messages, by construction. The decoding half (``read_inputs``) and
+the network half (``FramePipeline.complete``) are apart so that replay comparing models
+decodes each frame once and completes it once per model.
 
 The callers add only what is theirs: the node QoS, threads, which outputs have subscribers
 and publishing; replay reading, writing and scoring. No rclpy here.
@@ -52,6 +54,23 @@ class InputError(messages.MessageError):
         self.problem = cause.problem
 
 
+class FrameInputs(NamedTuple):
+    """A frame's decoded inputs, before any network: what several models of a replay share."""
+
+    header: Any
+    """The colour image's header: every output carries it."""
+    stamp_ns: int
+    rgb: np.ndarray
+    """(H, W, 3) uint8."""
+    depth_m: np.ndarray
+    """(H, W) float32 metres, invalid as 0."""
+    k: np.ndarray | None
+    """3x3 intrinsics for (H, W); None when not read or without a usable camera_info."""
+    problems: tuple[FrameProblem, ...]
+    timings_ms: dict[str, float]
+    """``decompress`` (compressed inputs only), ``decode``, ``register`` (registered depth only)."""
+
+
 class ProcessedFrame(NamedTuple):
     """What one frame became; arrays at the colour image's size."""
 
@@ -72,6 +91,39 @@ class ProcessedFrame(NamedTuple):
     timings_ms: dict[str, float]
     """``decompress`` (compressed inputs only), ``decode``, ``register`` (registered depth only), the
     Segmenter's stages, ``segment``, then ``images``/``points`` when built; no stage holds another."""
+
+
+def read_inputs(
+    rgb_msg: Any,
+    depth_msg: Any,
+    info: Any,
+    settings: Settings,
+    *,
+    read_k: bool,
+    depth_camera: DepthCamera = NO_DEPTH_CAMERA,
+) -> FrameInputs:
+    """Decode colour and depth, put depth in colour pixels, and read K when ``read_k``.
+
+    Raises InputError for an image that cannot be decoded or depth that cannot be put in
+    colour pixels (see :meth:`FramePipeline.process`).
+    """
+    t0 = time.perf_counter()
+    rgb = _decode(RGB, decode_rgb, rgb_msg)
+    depth_m = _decode(DEPTH, lambda m: decode_depth_m(m, settings.depth_scale), depth_msg)
+    t_decoded = time.perf_counter()
+    shape = (int(rgb.shape[0]), int(rgb.shape[1]))
+    mode = DepthRegistration(settings.depth_registration)
+    depth_m, depth_problems, registered = _decode(
+        DEPTH, lambda m: align_depth(depth_m, shape, rgb_msg.header, m.header, info, depth_camera, mode),
+        depth_msg,
+    )  # fmt: skip
+    t_aligned = time.perf_counter()
+    k, k_problems = frames.intrinsics(info, shape) if read_k else (None, ())
+    timings = _input_timings(is_compressed(rgb_msg) or is_compressed(depth_msg), registered,
+                             (t0, t_decoded, t_aligned, time.perf_counter()))  # fmt: skip
+    header = rgb_msg.header
+    stamp_ns = messages.stamp_to_ns(header.stamp)
+    return FrameInputs(header, stamp_ns, rgb, depth_m, k, (*depth_problems, *k_problems), timings)
 
 
 class FramePipeline:
@@ -104,34 +156,35 @@ class FramePipeline:
         InputError for an image that cannot be decoded or depth that cannot be put in colour
         pixels, BackendError when inference fails.
         """
-        t0 = time.perf_counter()
-        rgb = _decode(RGB, decode_rgb, rgb_msg)
-        depth_m = _decode(DEPTH, lambda m: decode_depth_m(m, settings.depth_scale), depth_msg)
-        t_decoded = time.perf_counter()
-        shape = (int(rgb.shape[0]), int(rgb.shape[1]))
-        mode = DepthRegistration(settings.depth_registration)
-        depth_m, depth_problems, registered = _decode(
-            DEPTH, lambda m: align_depth(depth_m, shape, rgb_msg.header, m.header, info, depth_camera, mode),
-            depth_msg,
-        )  # fmt: skip
-        t_aligned = time.perf_counter()
         wants_cloud = any(name in wants for name in outputs.CLOUD_OUTPUTS)
-        k, k_problems = frames.intrinsics(info, shape) if wants_cloud or check_intrinsics else (None, ())
+        inputs = read_inputs(
+            rgb_msg,
+            depth_msg,
+            info,
+            settings,
+            read_k=wants_cloud or check_intrinsics,
+            depth_camera=depth_camera,
+        )
+        return self.complete(inputs, settings, wants)
+
+    def complete(
+        self, inputs: FrameInputs, settings: Settings, wants: Collection[str] = OUTPUTS
+    ) -> ProcessedFrame:
+        """Segment decoded inputs and build the wanted output messages: the second half of
+        :meth:`process`, which replay runs once per model on inputs decoded once."""
+        header, rgb, depth_m, k = inputs.header, inputs.rgb, inputs.depth_m, inputs.k
         t1 = time.perf_counter()
         segmentation = self.segmenter.segment(rgb, depth_m)
         t2 = time.perf_counter()
-        timings = _input_timings(is_compressed(rgb_msg) or is_compressed(depth_msg), registered,
-                                 (t0, t_decoded, t_aligned, t1))  # fmt: skip
-        timings.update({**segmentation.timings_ms, "segment": (t2 - t1) * 1e3})
+        timings = {**inputs.timings_ms, **segmentation.timings_ms, "segment": (t2 - t1) * 1e3}
 
-        header = rgb_msg.header
         built: dict[str, Any] = {}
         if any(name in wants for name in (*outputs.IMAGE_OUTPUTS, outputs.COMPRESSED_OVERLAY)):
             built.update(
                 outputs.image_messages(self.factory, header, rgb, segmentation, self.palette, settings, wants)
             )
             timings["images"] = (time.perf_counter() - t2) * 1e3
-        if k is not None and wants_cloud:
+        if k is not None and any(name in wants for name in outputs.CLOUD_OUTPUTS):
             t3 = time.perf_counter()
             built.update(
                 outputs.cloud_messages(
@@ -139,9 +192,9 @@ class FramePipeline:
                 )
             )
             timings["points"] = (time.perf_counter() - t3) * 1e3
-        stamp_ns = messages.stamp_to_ns(header.stamp)
-        problems = (*depth_problems, *k_problems)
-        return ProcessedFrame(header, stamp_ns, rgb, depth_m, k, segmentation, built, problems, timings)
+        return ProcessedFrame(
+            header, inputs.stamp_ns, rgb, depth_m, k, segmentation, built, inputs.problems, timings
+        )
 
 
 def _input_timings(

@@ -18,7 +18,7 @@ from asymfusion_ros.ros.node_core import NODE_NAME, SegmentationCore, spin
 
 
 class SegmentationNode(Node):
-    """RGB-D semantic segmentation: topics, parameters and diagnostics as the README lists them."""
+    """RGB-D semantic segmentation: topics, parameters and diagnostics as docs/node.md lists them."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)

@@ -129,7 +129,7 @@ class _Active(NamedTuple):
 
 
 class SegmentationCore:
-    """RGB-D semantic segmentation on ``node``: topics, parameters and diagnostics as the README lists.
+    """RGB-D semantic segmentation on ``node``: topics, parameters and diagnostics as docs/node.md lists.
 
     A lifecycle node's publishers are managed (silent unless active); a plain node's are not.
     """

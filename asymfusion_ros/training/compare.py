@@ -375,6 +375,12 @@ def main(cfg: CompareConfig) -> list[dict[str, Any]]:
     return rows
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion compare --config config/train/compare.yaml --out runs/compare",
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="compare YAML, e.g. config/train/compare.yaml")
     parser.add_argument("--data", help=DATA_SPECS)

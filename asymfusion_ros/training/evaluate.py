@@ -273,6 +273,13 @@ def format_report(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion eval --model default --frames 200 --seed 2000",
+    'asymfusion eval --model runs/nyu/best.pt --data "nyudv2:/data/nyudv2?depth_scale=5000" --json',
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a .pt checkpoint, an .onnx bundle, or 'default'")
     parser.add_argument("--data", default="synthetic", help=DATA_SPECS)

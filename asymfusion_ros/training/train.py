@@ -428,6 +428,13 @@ def _resume(
     return int(state["epoch"]), float(state["best_miou"]), dict(state["best_metrics"]), list(state["history"])
 
 
+# Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
+EXAMPLES: tuple[str, ...] = (
+    "asymfusion train --config config/train/default.yaml --out runs/default",
+    "asymfusion train --config config/train/nyudv2_r101.yaml --data nyudv2:/data/nyu --pretrained r101.pth",
+)
+
+
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 trained, 1 training failed, 2 a bad option or config file."""
     try:

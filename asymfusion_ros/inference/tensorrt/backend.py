@@ -48,7 +48,12 @@ from asymfusion_ros.inference.tensorrt.calibration import (
 from asymfusion_ros.inference.tensorrt.cuda_memory import CudaSession, cuda_api
 from asymfusion_ros.inference.tensorrt.engine_cache import EngineCache, EngineKey, engine_key
 from asymfusion_ros.inference.tensorrt.onnx_graph import parser_bytes
-from asymfusion_ros.inference.tensorrt.settings import BuilderSettings, builder_settings, tensorrt_supported
+from asymfusion_ros.inference.tensorrt.settings import (
+    TENSORRT_FLOOR,
+    BuilderSettings,
+    builder_settings,
+    tensorrt_supported,
+)
 
 LOG = logging.getLogger(__name__)
 TRT_VERSION = str(trt.__version__)
@@ -60,7 +65,8 @@ def _check_version() -> None:
     """TensorRT before 8.5 has neither the named-tensor API nor UINT8 inputs: say so, not AttributeError."""
     if not tensorrt_supported(trt):
         raise EngineBuildError(
-            f"TensorRT {TRT_VERSION} is older than 8.5 (JetPack 5.1), the oldest this package supports"
+            f"TensorRT {TRT_VERSION} is older than {TENSORRT_FLOOR} (JetPack 5.1), "
+            "the oldest this package supports"
         )
 
 

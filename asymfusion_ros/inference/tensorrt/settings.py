@@ -23,6 +23,7 @@ from typing import Any
 from asymfusion_ros.inference.base import Precision
 
 WORKSPACE_BYTES = 1 << 30
+TENSORRT_FLOOR = "8.5"
 
 
 def tensorrt_supported(trt: Any) -> bool:
