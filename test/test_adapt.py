@@ -198,6 +198,7 @@ def test_cli_adapts_on_a_synthetic_bag_and_exports_with_provenance(
         "mix": 0.5,
         "steps": 0,
         "base": str(tiny_checkpoint),
+        "every": 1,
     }
     assert read_onnx_info(onnx_out).adaptation == record
     segmenter, info = load_deployed(out)
@@ -225,6 +226,8 @@ def test_cli_reads_compressed_bags_and_folders(
         cv2.imwrite(str(folder / "depth" / f"{i:06d}.png"), (sample.depth_m * 1000).astype(np.uint16))
     assert _adapt(tiny_checkpoint, "--data", folder, "-o", tmp_path / "b.pt", "--frames", "5") == 0
     assert load_checkpoint(tmp_path / "b.pt").adaptation["frames"] == 2  # type: ignore[index]
+    assert _adapt(tiny_checkpoint, "--data", folder, "-o", tmp_path / "c.pt", "--every", "2") == 0
+    assert load_checkpoint(tmp_path / "c.pt").adaptation["frames"] == 1  # type: ignore[index]
 
 
 def _bag(path: Path, depth_ns: int | None) -> Path:
@@ -260,6 +263,7 @@ def test_bad_inputs_give_one_error_line_and_write_nothing(
         ((tiny_onnx, "--data", bag), 2, "asymfusion_r18_synthetic.pt"),
         ((tiny_checkpoint, "--data", bag, "--frames", "0"), 2, ">= 1"),
         ((tiny_checkpoint, "--data", bag, "--mix", "1.5"), 2, "[0, 1]"),
+        ((tiny_checkpoint, "--data", bag, "--every", "0"), 2, "--every must be >= 1"),
     ]
     for argv, status, message in cases:
         assert _adapt(*argv, "-o", out, "--export", onnx_out) == status, argv

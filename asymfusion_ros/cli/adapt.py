@@ -52,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"use at most this many frames (default {DEFAULT_FRAMES})",
     )
     parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="take every K-th frame of the source (a 30 Hz bag: --every 15 spreads 64 frames over 32 s)",
+    )
+    parser.add_argument(
         "--mix",
         type=float,
         default=DEFAULT_MIX,
@@ -78,6 +84,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
 
     if args.frames < MIN_FRAMES:
         return f"--frames must be >= {MIN_FRAMES}, got {args.frames}"
+    if args.every < 1:
+        return f"--every must be >= 1, got {args.every}"
     if not 0.0 <= args.mix <= 1.0:
         return f"--mix must be in [0, 1], got {args.mix}"
     if args.method == "tent" and not 1 <= args.steps <= MAX_STEPS:
@@ -151,7 +159,9 @@ def _adapt(args: argparse.Namespace, checkpoint_path: Path) -> str:
         if not batch_norms(model):
             raise AdaptError(f"{checkpoint_path} has no BatchNorm layer: there are no statistics to adapt")
         size = ckpt.input_size
-        camera = list(islice(camera_frames(args.data, args.depth_scale, size, args.frames), args.frames))
+        span = args.frames * args.every
+        source = camera_frames(args.data, args.depth_scale, size, span)
+        camera = list(islice(source, 0, span, args.every))
         if len(camera) < MIN_FRAMES:
             raise AdaptError(
                 f"{args.data} gave {len(camera)} colour+depth frames; adaptation needs at least {MIN_FRAMES}"
@@ -178,6 +188,7 @@ def _adapt(args: argparse.Namespace, checkpoint_path: Path) -> str:
         mix=args.mix,
         steps=args.steps if method is AdaptMethod.TENT else 0,
         base=str(checkpoint_path),
+        every=args.every,
     )
     with tempfile.TemporaryDirectory(prefix="asymfusion-adapt-") as tmp:
         staged = Path(tmp) / "adapted.pt"

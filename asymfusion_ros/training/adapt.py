@@ -78,6 +78,8 @@ class Adaptation:
     """Entropy steps (``tent``); 0 for ``adabn``."""
     base: str = ""
     """The checkpoint that was adapted."""
+    every: int = 1
+    """Every how many frames of the source one was taken."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able types (the checkpoint loads with ``weights_only=True``)."""
