@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -88,13 +89,12 @@ def test_bags_are_found_under_folders(fleet: Path, tmp_path: Path) -> None:
         root / "r2" / "loose.mcap",
         root / "r2" / "old.bag",
     ]
-    assert find_bags([root]) == expected
-    assert find_bags([root / "r1" / "monday", root, root / "r2"]) == [
-        root / "r1" / "monday",
-        *expected[:1],
-        *expected[2:],
-    ]
-    assert find_bags([root / "r2" / "killed"]) == [root / "r2" / "killed"]  # a bag given is itself
+    assert find_bags([root]) == (expected, [])
+    assert find_bags([root / "r1" / "monday", root, root / "r2"]) == (
+        [root / "r1" / "monday", *expected[:1], *expected[2:]],
+        [],
+    )
+    assert find_bags([root / "r2" / "killed"]) == ([root / "r2" / "killed"], [])  # a bag given is itself
     assert bag_names(expected) == ["r1__lite", "r1__monday", "r2__killed", "r2__loose.mcap", "r2__old.bag"]
 
 
@@ -150,7 +150,7 @@ def test_a_corrupt_bag_is_listed_with_its_reason_and_the_rest_scored(
     (mixed / "d_junk.db3").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
     status, report = _run([mixed], tiny_onnx, tmp_path / "report", "--jobs", "2")
     assert status == 1
-    assert "2 of 4 bags failed" in capsys.readouterr().err
+    assert "2 of 4 paths not done (2 failed;" in capsys.readouterr().err
     assert report["frames"] == LENGTHS["short"] + LENGTHS["medium"]
     assert report["metrics"]["frames"] == report["frames"]
     by_name = {Path(e["path"]).name: e for e in report["bags"]}
@@ -240,11 +240,22 @@ def test_ray_missing_says_how_to_install(fleet: Path, tiny_onnx: Path) -> None:
 # -- Ray: started here on loopback, shut down after ---------------------------------------------
 
 
+def _needs_ray() -> None:
+    """Skip without Ray, without importing it: the local start must be the first import."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install .[fleet])")
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    """One Ray for the module's Ray tests, bound to 127.0.0.1, no dashboard; replay joins it."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, logging_level="WARNING")
+    """One Ray for the module's Ray tests, started as replay starts it (loopback only, checked),
+    no dashboard; replay joins it."""
+    _needs_ray()
+    from asymfusion_ros.replay.fleet_ray import start_local
+
+    start_local(2)
+    import ray
+
     try:
         yield
     finally:
@@ -255,10 +266,11 @@ def test_ray_gives_the_metrics_of_the_local_run(
     fleet: Path, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--ray`` with no address starts Ray for the run (loopback, 2 CPUs) and shuts it down."""
-    ray = pytest.importorskip("ray")
-    assert not ray.is_initialized()
+    _needs_ray()
     status, local = _run([fleet], trained, tmp_path / "local", "--jobs", "2")
     status_ray, on_ray = _run([fleet], trained, tmp_path / "ray", "--jobs", "2", "--ray")
+    import ray
+
     assert not ray.is_initialized()
     assert status == status_ray == 0
     capsys.readouterr()

@@ -4,6 +4,10 @@
   (PNG or RVL) on image_transport's topics beside remapped base topics gives the labels of the
   raw frame: identical when both are lossless, on >= 98 % of pixels with JPEG. Bytes that do not
   decode are counted as ``decode_error`` and skipped; the node goes on.
+- Decompression bombs: a message of every codec (JPEG, PNG colour, PNG 16UC1/32FC1 and RVL
+  compressedDepth, raw Image) whose header claims 60000x60000 is counted as ``oversized_input``
+  and given up on undecoded; the good frames after it come out, and every frame is accounted for
+  (frames_in = out + drops + skipped + failed + in_flight).
 - Registration: depth in its own camera's frame (another frame_id and K, a known baseline) is
   refused until the depth camera_info arrives, then registered (``auto``), refused (``off``) or
   resized as it is (``assume_registered``), as the parameter says.
@@ -12,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +26,9 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
+from bombs import COMPRESSED_BOMBS, RAW_BOMBS, raw_bomb  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from ros_harness import Harness, send_until  # noqa: E402
+from ros_harness import Harness, send_until, wall_frame  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage  # noqa: E402
 
 from asymfusion_ros.inference.pipeline import Segmenter  # noqa: E402
@@ -152,6 +157,96 @@ def test_bytes_that_do_not_decode_are_counted_and_skipped(transport_harness: Har
             continue
     assert h.problems()[Problem.DECODE_ERROR.value] > before
     camera.send(compressed.encode_rgb(rgb, "png"), compressed.encode_depth(depth_mm), k, SIZE)  # still alive
+
+
+# -- decompression bombs ------------------------------------------------------------------------
+
+OVERSIZED = Problem.OVERSIZED_INPUT
+
+
+def refuse(h: Harness, publish: Callable[[int], None], what: str) -> None:
+    """Publish a frame (``publish(stamp)``) every second until the node counts it as oversized_input."""
+    before = h.node.core.stats.snapshot().problems[OVERSIZED]
+    for _ in range(20):
+        publish(h.stamp())
+        try:
+            h.wait_for(lambda: h.node.core.stats.snapshot().problems[OVERSIZED] > before, 1.0, what)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{what} was never counted as {OVERSIZED.value}")
+
+
+def assert_accounted(h: Harness, before: Any) -> None:
+    """Once the worker is idle: every frame since ``before`` is out, dropped, skipped or failed, and
+    every failure was an oversized input."""
+    stats = h.node.core.stats
+    h.wait_for(lambda: stats.snapshot().in_flight == 0, 10.0, "the worker to finish")
+    after = stats.snapshot()
+    delta = {name: getattr(after, name) - getattr(before, name)
+             for name in ("frames_in", "frames_out", "drops", "skipped", "failed")}  # fmt: skip
+    assert delta["frames_in"] == delta["frames_out"] + delta["drops"] + delta["skipped"] + delta["failed"]
+    assert delta["failed"] == after.problems[OVERSIZED] - before.problems[OVERSIZED] > 0, delta
+    assert delta["frames_out"] > 0
+
+
+@pytest.mark.parametrize("name", list(COMPRESSED_BOMBS))
+def test_compressed_bombs_are_refused_and_good_frames_still_come_out(
+    transport_harness: Harness, nyu_frame: Any, name: str
+) -> None:
+    h = transport_harness
+    rgb, depth_mm, k = nyu_frame
+    camera = CompressedCamera(h)
+    good = (compressed.encode_rgb(rgb, "jpeg"), compressed.encode_depth(depth_mm, "rvl"))
+    which, make = COMPRESSED_BOMBS[name]
+    bomb = make()
+    before = h.node.core.stats.snapshot()
+
+    def publish(stamp: int) -> None:
+        header = messages.build_header(h.factory, stamp, "camera_color_optical_frame")
+        rgb_half, depth_half = (bomb, good[1]) if which == "rgb" else (good[0], bomb)
+        camera.depth.publish(compressed.build_compressed_image(h.factory, header, *depth_half))
+        camera.rgb.publish(compressed.build_compressed_image(h.factory, header, *rgb_half))
+
+    refuse(h, publish, f"a {name} bomb")
+    camera.send(*good, k, SIZE)
+    assert_accounted(h, before)
+
+
+@pytest.fixture(scope="module")
+def raw_harness(context: Any, tiny_onnx: Path) -> Iterator[Harness]:
+    h = Harness(context, tiny_onnx, "/bomb_test", **{"publish.points": False, "publish.class_tags": False})
+    yield h
+    h.close()
+
+
+def test_raw_bombs_are_refused_and_the_budget_is_a_live_parameter(raw_harness: Harness) -> None:
+    h = raw_harness
+    frame = wall_frame()
+    before = h.node.core.stats.snapshot()
+    for encoding, which in RAW_BOMBS.items():
+
+        def publish(stamp: int, encoding: str = encoding, which: str = which) -> None:
+            header = messages.build_header(h.factory, stamp, "camera_color_optical_frame")
+            good_rgb = messages.build_image(h.factory, header, frame.rgb)
+            good_depth = messages.build_image(h.factory, header, frame.depth_m)
+            bomb = raw_bomb(h.factory, header, encoding)
+            h.camera.publish_messages(rgb=bomb if which == "rgb" else good_rgb,
+                                      depth=bomb if which == "depth" else good_depth)  # fmt: skip
+
+        refuse(h, publish, f"a raw {encoding} bomb")
+        h.send(frame)
+    assert_accounted(h, before)
+
+    # a budget below the camera's frames refuses them too; set back, they come out again
+    assert h.node.set_parameters([Parameter("max_input_pixels", value=48 * 64 - 1)])[0].successful
+    try:
+        refuse(h, lambda stamp: h.camera.publish(frame, stamp), "a frame over a lowered budget")
+    finally:
+        assert h.node.set_parameters([Parameter("max_input_pixels", value=4096 * 4096)])[0].successful
+    h.send(frame)
+    refused = h.node.set_parameters([Parameter("max_input_pixels", value=0)])[0]
+    assert not refused.successful and "max_input_pixels" in refused.reason
 
 
 # -- registration -----------------------------------------------------------------------------

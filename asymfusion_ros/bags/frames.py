@@ -47,8 +47,9 @@ def bag_frames(path: Path, depth_scale: float = 0.001) -> Iterator[tuple[np.ndar
             while pairs:
                 rgb_msg, depth_msg = pairs.popleft()
                 try:
-                    rgb = decode_rgb(rgb_msg)  # raw or compressed, as detect_topics found them
-                    depth_m = decode_depth_m(depth_msg, depth_scale)
+                    # raw or compressed, as detect_topics found them; the node's default budget
+                    rgb = decode_rgb(rgb_msg, messages.DEFAULT_MAX_INPUT_PIXELS)
+                    depth_m = decode_depth_m(depth_msg, depth_scale, messages.DEFAULT_MAX_INPUT_PIXELS)
                 except messages.MessageError as err:
                     raise BagReadError(
                         f"{path}: an image on {', '.join(streams)} is unusable: {err}"

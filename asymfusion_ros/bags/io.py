@@ -259,7 +259,10 @@ class BagWriter:
         self.path = Path(path)
         self.format = fmt
         self.counts: dict[str, int] = {}
-        self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=fmt.plugin)
+        try:
+            self._writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=fmt.plugin)
+        except WriterError as err:  # the bag exists already
+            raise BagReadError(f"cannot create bag {self.path}: {err}") from err
         self._connections: dict[str, Connection] = {}
 
     def __enter__(self) -> BagWriter:

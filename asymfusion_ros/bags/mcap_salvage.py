@@ -8,6 +8,7 @@ module walks them and stops at the first incomplete one. It offers the small par
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from rosbags.interfaces import (
     ConnectionExtRosbag2,
     MessageDefinition,
     MessageDefinitionFormat,
+    Qos,
 )
-from rosbags.rosbag2.storage_mcap import decompress
+from rosbags.rosbag2 import ReaderError
+from rosbags.rosbag2.storage_mcap import decompress, get_qos
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
@@ -43,12 +46,16 @@ def _string(body: bytes, offset: int) -> tuple[str, int]:
 
 
 def _records(stream: BinaryIO) -> Iterator[_Record]:
-    """Top-level records until the data ends or a record is cut short."""
+    """Top-level records until the data ends or a record is cut short (or claims more bytes than
+    the file has left: garbage, never read into memory)."""
+    end = os.fstat(stream.fileno()).st_size
     while True:
         head = stream.read(9)
         if len(head) < 9:
             return
         opcode, size = struct.unpack("<BQ", head)
+        if size > end - stream.tell():
+            return
         body = stream.read(size)
         if len(body) < size:
             return
@@ -70,6 +77,14 @@ def _chunk_records(body: bytes) -> Iterator[_Record]:
         opcode, record_size = struct.unpack_from("<BQ", raw, position)
         yield _Record(opcode, raw[position + 9 : position + 9 + record_size])
         position += 9 + record_size
+
+
+def _qos(metadata: bytes) -> list[Qos]:
+    """A channel's offered QoS (a latched topic's TRANSIENT_LOCAL); none when it does not parse."""
+    try:
+        return get_qos(metadata)
+    except (ReaderError, KeyError, TypeError, ValueError):
+        return []
 
 
 class SalvagedMcap:
@@ -129,7 +144,9 @@ class SalvagedMcap:
     def _channel(self, body: bytes) -> None:
         channel_id, schema_id = struct.unpack_from("<HH", body, 0)
         topic, offset = _string(body, 4)
-        encoding, _ = _string(body, offset)
+        encoding, offset = _string(body, offset)
+        (size,) = struct.unpack_from("<I", body, offset)
+        qos = _qos(body[offset + 4 : offset + 4 + size])
         schema = self.schemas.get(schema_id)
         if schema is None or encoding != "cdr":
             return  # not a ROS 2 channel: nothing we could deserialise
@@ -142,7 +159,7 @@ class SalvagedMcap:
             MessageDefinition(fmt, text),
             "",
             0,
-            ConnectionExtRosbag2("cdr", []),
+            ConnectionExtRosbag2("cdr", qos),
             self,
         )
 

@@ -3,11 +3,11 @@ bags, of ``replay.fleet`` (options, exit status).
 
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
 read or lacks a stream, a model that does not load, inference failing, no frame processed;
-with many bags: any bag failed, or Ray missing or unreachable); 2 a usage error (a bad
-option value, an unknown model name, the same model given twice, an ambiguous topic or one
-named that the bag lacks, an ``--out`` that exists). Models are all loaded before anything
-is written. Several ``--model``: every model on every frame, one comparison report
-(``replay.comparison``).
+with many bags: any path given not done, i.e. failed, partial, not a bag or an empty folder,
+or Ray missing, unreachable or not on loopback); 2 a usage error (a bad option value, an
+unknown model name, the same model given twice, an ambiguous topic or one named that the bag
+lacks, an ``--out`` that exists). Models are all loaded before anything is written. Several
+``--model``: every model on every frame, one comparison report (``replay.comparison``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.registration import DepthRegistration
 from asymfusion_ros.replay.comparison import model_names
 from asymfusion_ros.replay.comparison import summary_lines as comparison_lines
-from asymfusion_ros.replay.fleet import FleetProgress, find_bags, plan, run_fleet
+from asymfusion_ros.replay.fleet import FleetProgress, NoBag, find_bags, not_replayed, plan, run_fleet
 from asymfusion_ros.replay.fleet_ray import RayUnavailableError
 from asymfusion_ros.replay.fleet_report import (
     ComparedModel,
@@ -47,6 +48,9 @@ from asymfusion_ros.ros.params import Settings
 
 if TYPE_CHECKING:
     from asymfusion_ros.inference.pipeline import Segmenter
+
+STOPPED = (BagStatus.DONE, BagStatus.INTERRUPTED, BagStatus.NOT_RUN)
+"""A bag's status that is not a failure: done, or stopped by Ctrl-C (the run exits 130)."""
 
 
 # Example command lines, shown at the end of this subcommand's --help (cli/__init__.py).
@@ -102,6 +106,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="depth of another camera: auto registers it (bag's /tf_static), off refuses it, "
         "assume_registered resizes it unchecked (the node's depth_registration)",
     )
+    parser.add_argument(
+        "--max-input-pixels",
+        type=int,
+        default=Settings.max_input_pixels,
+        help="decode budget: a frame whose header claims more pixels (or more than 4x its "
+        "camera_info's) is skipped undecoded as oversized_input (the node's max_input_pixels; "
+        f"default {Settings.max_input_pixels})",
+    )
     parser.add_argument("--start", type=float, help="seconds from the bag's start")
     parser.add_argument("--end", type=float, help="seconds from the bag's start")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
@@ -125,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> ReplayConfig:
-    for name in ("slop", "queue_size", "max_frames", "depth_scale", "jobs"):
+    for name in ("slop", "queue_size", "max_frames", "depth_scale", "jobs", "max_input_pixels"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ReplayOptionError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -151,6 +163,7 @@ def _config(args: argparse.Namespace) -> ReplayConfig:
             sync_slop=args.slop,
             depth_scale=args.depth_scale,
             depth_registration=args.depth_registration,
+            max_input_pixels=args.max_input_pixels,
         ),
     )
 
@@ -193,9 +206,9 @@ def run(args: argparse.Namespace) -> int:
             segmenters.append(model.load())
         except BackendError as err:
             return _fail(1, f"cannot load model {given}: {err}")
-    bags = find_bags(args.bag)
-    if args.ray is not None or len(args.bag) > 1 or bags not in ([], args.bag):  # else one bag, as ever
-        return _run_many(args, cfg, bags, models, segmenters)
+    bags, others = find_bags(args.bag)
+    if args.ray is not None or len(args.bag) > 1 or bags != args.bag:  # else one bag, replayed as ever
+        return _run_many(args, cfg, bags, others, models, segmenters)
     names = model_names([m.path for m in models]) if len(models) > 1 else [""]
     named = [NamedSegmenter(*model) for model in zip(names, files, segmenters, strict=True)]
     stop = threading.Event()
@@ -248,12 +261,14 @@ def _run_many(
     args: argparse.Namespace,
     cfg: ReplayConfig,
     bags: list[Path],
+    others: list[NoBag],
     models: list[ModelSpec],
     segmenters: list[Segmenter],
 ) -> int:
-    """Every bag through ``replay.fleet``; one aggregate report, the bags worst first."""
+    """Every bag through ``replay.fleet``; one aggregate report, every path given in it, worst first."""
     if not bags:
-        return _fail(1, f"no bag found in {', '.join(map(str, args.bag))}")
+        why = "; ".join(f"{other.path}: {other.status.value} ({other.reason})" for other in others)
+        return _fail(1, f"no bag to replay: {why}")
     cores = os.cpu_count() or 1
     use_ray = args.ray is not None
     jobs = args.jobs or (cores if use_ray else 1)
@@ -275,6 +290,7 @@ def _run_many(
         return _fail(1, str(err))
     finally:
         progress.close()
+    results += not_replayed(cfg, others, len(tasks))
     if names:
         compared = [
             ComparedModel(name, Path(m.path).name, m.backend, s.classes.names)
@@ -293,11 +309,11 @@ def _run_many(
         print(json.dumps(data, indent=2))
     else:
         print("\n".join([*lines, "bags, worst first:", *bag_lines(results)]))
-    failed = sum(r.status is BagStatus.FAILED for r in results)
     if data["frames"] == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
-    if failed:
-        return _fail(1, f"{failed} of {len(results)} bags failed (see bags)")
+    if not_done := Counter(r.status.value for r in results if r.status not in STOPPED):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(not_done.items()))
+        return _fail(1, f"{not_done.total()} of {len(results)} paths not done ({counts}; see the list)")
     return 130 if data["interrupted"] else 0
 
 

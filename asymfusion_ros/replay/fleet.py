@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from asymfusion_ros.bags import BagReader, BagReadError, detect_topics
 from asymfusion_ros.replay.comparison import MODELS_DIR
@@ -36,6 +36,7 @@ from asymfusion_ros.replay.task import (
     Models,
     ModelSpec,
     as_models,
+    died,
     not_run,
     run_bag,
 )
@@ -65,17 +66,51 @@ def _bags_under(folder: Path) -> Iterable[Path]:
             yield child
 
 
-def find_bags(paths: Sequence[Path]) -> list[Path]:
-    """Each path that is a bag, and every bag under each one that is a folder of bags, once each.
+class NoBag(NamedTuple):
+    """A path given that holds no bag to replay: the status and reason its report entry shows."""
 
-    A path that is neither is kept: its replay says why it cannot be read.
+    path: Path
+    status: BagStatus
+    reason: str
+
+
+def _no_bag(path: Path) -> NoBag | None:
+    """Why ``path`` (a bag given by name, not a folder) cannot be a bag; None when it may be."""
+    if not path.exists():
+        return NoBag(path, BagStatus.FAILED, "no such file or folder")
+    if not path.is_file():
+        return NoBag(path, BagStatus.NOT_A_BAG, "neither a file nor a folder")
+    if path.suffix not in BAG_SUFFIXES:
+        return NoBag(path, BagStatus.NOT_A_BAG, f"not a {', '.join(BAG_SUFFIXES)} file nor a rosbag2 folder")
+    return None
+
+
+def find_bags(paths: Sequence[Path]) -> tuple[list[Path], list[NoBag]]:
+    """The bags: each path that is a bag, and every bag under each folder given, once each; and
+    each path that gave none, with why (missing, not a bag, an empty folder), so that every
+    path given is accounted for. A file named as a bag is the bag's to refuse when replayed.
     """
     found: dict[Path, Path] = {}
+    others = []
     for path in paths:
-        inside = _bags_under(path) if path.is_dir() and not is_bag_dir(path) else [path]
+        if not path.is_dir():
+            if (problem := _no_bag(path)) is not None:
+                others.append(problem)
+                continue
+            inside = [path]
+        else:
+            try:
+                inside = [path] if is_bag_dir(path) else list(_bags_under(path))
+            except OSError as err:  # a folder we may not list
+                others.append(NoBag(path, BagStatus.FAILED, f"cannot search it: {err}"))
+                continue
+            if not inside:
+                others.append(
+                    NoBag(path, BagStatus.EMPTY, "no bag in it (.mcap, .db3, .bag, rosbag2 folder)")
+                )
         for bag in inside:
             found.setdefault(bag.resolve(), bag)
-    return list(found.values())
+    return list(found.values()), others
 
 
 def bag_names(bags: Sequence[Path]) -> list[str]:
@@ -110,6 +145,20 @@ def plan(cfg: ReplayConfig, bags: Sequence[Path], models: Sequence[str] = ()) ->
         )
         tasks.append(BagTask(index, name, bag_cfg))
     return tasks
+
+
+def not_replayed(cfg: ReplayConfig, others: Sequence[NoBag], first_index: int) -> list[BagResult]:
+    """The results of the paths that held no bag, numbered from ``first_index`` (after the bags)."""
+    return [
+        BagResult(
+            BagTask(
+                index, other.path.name, dataclasses.replace(cfg, bag=other.path, out=None, report_dir=None)
+            ),
+            other.status,
+            other.reason,
+        )
+        for index, other in enumerate(others, start=first_index)
+    ]
 
 
 def count_frames(cfg: ReplayConfig) -> int:
@@ -286,7 +335,7 @@ class _Pool:
             del self.workers[conn]
             conn.close()
             if task is not None:
-                self._finish(BagResult(task, BagStatus.FAILED, death_reason(process.exitcode)))
+                self._finish(died(task, death_reason(process.exitcode)))
             if self.queue and not self.progress.stop_requested():
                 self._give_next(self._start_worker())
             return

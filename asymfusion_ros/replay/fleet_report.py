@@ -41,7 +41,7 @@ def merge(
     reports = [(r.task.name, r.report) for r in sorted(results, key=lambda r: r.task.index) if r.report]
     scored = any(report.confusion is not None for _, report in reports)
     total = ReplayReport(
-        bag=f"{len(results)} bags",
+        bag=fleet_label(results),
         model=model,
         backend=backend,
         topics=_common_topics([report.topics for _, report in reports]),
@@ -63,6 +63,18 @@ def merge(
     return total
 
 
+NO_BAG = (BagStatus.NOT_A_BAG, BagStatus.EMPTY)
+"""Statuses of a path given that held no bag."""
+
+
+def fleet_label(results: list[BagResult]) -> str:
+    """ "3 bags", or "2 bags, 1 path without one": what the run covered, every path given counted."""
+    others = sum(r.status in NO_BAG for r in results)
+    bags = len(results) - others
+    label = f"{bags} bag" + ("s" if bags != 1 else "")
+    return label + (f", {others} path{'s' if others != 1 else ''} without one" if others else "")
+
+
 def _common_topics(all_topics: list[dict[str, str | None]]) -> dict[str, str | None]:
     """Each stream's topic where every bag used the same one, else None."""
     streams = sorted({stream for topics in all_topics for stream in topics})
@@ -78,11 +90,12 @@ def _miou(result: BagResult) -> float:
 
 
 def worst_first(results: list[BagResult]) -> list[BagResult]:
-    """Failed bags, then scored bags by mIoU (lowest first), then unscored ones, then those not run."""
+    """Failed bags and paths without a bag, then scored bags by mIoU (lowest first), then
+    unscored ones, then those not run."""
 
     def rank(result: BagResult) -> tuple[int, float, int]:
         miou = _miou(result)
-        if result.status is BagStatus.FAILED:
+        if result.status is BagStatus.FAILED or result.status in NO_BAG:
             group = 0
         elif result.status is BagStatus.NOT_RUN:
             group = 3
@@ -108,6 +121,8 @@ def bag_entry(result: BagResult, report_dir: Path | None) -> dict[str, Any]:
         "problems": {k.value: n for k, n in report.problems.items()} if report else {},
         "fps": report.to_json()["fps"] if report else None,
         "report": folder,
+        "output_bag": result.output_bag,
+        "output_bag_recovery": result.recovered.recovery.value if result.recovered else None,
         "worst_frames": [
             {"miou": w.miou, "stamp_ns": w.stamp_ns, "file": f"{folder}/{w.file}"}
             for w in (report.worst_frames if report and folder else [])
@@ -141,7 +156,7 @@ def bag_lines(results: list[BagResult]) -> list[str]:
 def _markdown(data: dict[str, Any], total: ReplayReport, results: list[BagResult], count: int) -> str:
     statuses = Counter(r.status.value for r in results)
     out = [
-        f"# Replay of {len(results)} bags",
+        f"# Replay of {total.bag}",
         "",
         f"Model `{total.model}` on backend `{total.backend}`. **{total.frames} frames** "
         f"({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}), {data['fps'] or 0:.1f} fps "

@@ -44,6 +44,8 @@ class ReplayReport:
     timings_ms: list[dict[str, float]] = field(default_factory=list)
     wall_s: float = 0.0
     interrupted: bool = False
+    unread: str | None = None
+    """Why part of the bag was not read (a break part-way, an unfinished MCAP file), if so."""
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     output_bag: str | None = None

@@ -251,8 +251,9 @@ class Replay:
             inputs = read_inputs(
                 rgb_msg, depth_msg, self.info, self.cfg.node, read_k=True, depth_camera=self._depth_camera()
             )
-        except InputError as err:
-            self.skip(f"{self.topics.rgb if err.index == RGB else self.topics.depth}: {err}")
+        except InputError as err:  # the reason names the node's diagnostics key (e.g. oversized_input)
+            topic = self.topics.rgb if err.index == RGB else self.topics.depth
+            self.skip(f"{topic}: {err.problem.value}: {err}")
             return
         labels = tuple(self._segment(model, inputs) for model in self.models)
         if self.agreement is not None:
@@ -468,8 +469,10 @@ def replay_models(
         if bag.salvaged:
             run.skip("unfinished MCAP file: whatever followed its last complete record")
             run.warn(bag.salvaged)
+        unread = bag.read_error or bag.salvaged
     for model_pass in passes:
         model_pass.report.interrupted, model_pass.report.wall_s = interrupted, wall_s
+        model_pass.report.unread = unread
         model_pass.report.output_bag = str(cfg.out) if cfg.out is not None else None
         if model_pass.report_dir is not None:
             write_report(model_pass.report, model_pass.report_dir)

@@ -11,6 +11,7 @@ and hears when to stop.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from asymfusion_ros.bags import BagReadError
+from asymfusion_ros.bags.recover import Recovered, Recovery, recover_bag
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.replay.comparison import Comparison, model_names
 from asymfusion_ros.replay.report import ReplayReport
@@ -34,11 +36,17 @@ class BagStatus(str, Enum):
     """How a bag's task ended."""
 
     DONE = "done"
+    PARTIAL = "partial"
+    """Replayed as far as it could be read: a break part-way, or an unfinished MCAP file."""
     INTERRUPTED = "interrupted"
     """Stopped by Ctrl-C part-way; its frames so far count."""
     FAILED = "failed"
     NOT_RUN = "not run"
     """Still queued when the run was stopped."""
+    NOT_A_BAG = "not a bag"
+    """A path given that is neither a bag nor a folder (a text file, say): never replayed."""
+    EMPTY = "empty"
+    """A folder given with no bag in it: never replayed."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,18 @@ class BagResult:
     """Comparing models: the first one's (as ``comparison.reports[0]``)."""
     comparison: Comparison | None = None
     """Comparing models: every model's report and their agreement on this bag."""
+    recovered: Recovered | None = None
+    """When its worker died with ``--out``: what became of the output bag it was writing."""
+
+    @property
+    def output_bag(self) -> str | None:
+        """The readable output bag the task left, if any."""
+        if self.report is not None:
+            return self.report.output_bag
+        readable = (Recovery.COMPLETED, Recovery.CLOSED)
+        if self.recovered is not None and self.recovered.recovery in readable:
+            return str(self.task.cfg.out)
+        return None
 
 
 class Channel(Protocol):
@@ -121,6 +141,21 @@ class Progress(Protocol):
     def finished(self, result: BagResult) -> None: ...
 
     def stop_requested(self) -> bool: ...
+
+
+def died(task: BagTask, reason: str) -> BagResult:
+    """A bag whose worker died: failed for ``reason``; the output bag it was writing is made
+    readable with what it holds, or removed (``bags.recover``), and the reason says which. Its
+    report folder, begun (overlays) but never written, is removed: no report links to it."""
+    report_dir = task.cfg.report_dir
+    if report_dir is not None and report_dir.is_dir() and not (report_dir / "report.json").exists():
+        shutil.rmtree(report_dir)
+    if task.cfg.out is None:
+        return BagResult(task, BagStatus.FAILED, reason)
+    recovered = recover_bag(task.cfg.out, task.cfg.out_format)
+    return BagResult(
+        task, BagStatus.FAILED, f"{reason}; {recovered.describe(task.cfg.out)}", recovered=recovered
+    )
 
 
 def not_run(task: BagTask) -> BagResult:
@@ -171,4 +206,6 @@ def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
         return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report, kept)
     if report.frames == 0:
         return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report, kept)
+    if report.unread is not None:
+        return BagResult(task, BagStatus.PARTIAL, report.unread, report, kept)
     return BagResult(task, BagStatus.DONE, None, report, kept)

@@ -16,7 +16,10 @@ write ``"16UC1; compressedDepth"`` (PNG), Jazzy and later ``"...; compressedDept
 ``"...; compressedDepth rvl"``.
 
 Readers are duck-typed (``format``, ``data``) like :mod:`asymfusion_ros.ros.messages`; decoding
-is dispatched through tables; no rclpy import.
+is dispatched through tables; no rclpy import. Every reader takes a decode budget,
+``max_pixels``: the size the payload's own header claims (JPEG SOF, PNG IHDR,
+:mod:`~asymfusion_ros.ros.image_headers`; RVL's cols and rows) is checked against it before
+anything is decoded or allocated, and a claim over it raises ``messages.OversizedInputError``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ import cv2
 import numpy as np
 
 from asymfusion_ros.ros import rvl
-from asymfusion_ros.ros.messages import EncodingError, MessageError, MessageFactory, byte_array
+from asymfusion_ros.ros.image_headers import HeaderError, claimed_size
+from asymfusion_ros.ros.messages import (
+    DEFAULT_MAX_INPUT_PIXELS,
+    EncodingError,
+    MessageError,
+    MessageFactory,
+    byte_array,
+    check_pixels,
+)
 from asymfusion_ros.ros.problems import Problem
 
 
@@ -107,26 +118,36 @@ _TO_RGB: dict[int, Callable[[np.ndarray, bool], np.ndarray]] = {
 }
 
 
-def _imdecode(data: Any, what: str) -> np.ndarray:
+def _imdecode(data: Any, what: str, max_pixels: int) -> np.ndarray:
+    """JPEG or PNG bytes -> the array OpenCV decodes, once their header's claim is within budget."""
     buffer = byte_array(data)
     if buffer.size == 0:
         raise DecodeError(f"{what} holds no data")
+    try:
+        claim = claimed_size(buffer.data)
+    except HeaderError as err:
+        raise DecodeError(f"{what} ({buffer.size} bytes): {err}") from err
+    check_pixels(claim.width, claim.height, max_pixels, f"{what} ({buffer.size} bytes)")
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as err:
         raise DecodeError(f"{what} ({buffer.size} bytes) does not decode: {err}") from err
     if image is None or image.size == 0:
         raise DecodeError(f"{what} ({buffer.size} bytes) does not decode")
+    if image.shape[:2] != (claim.height, claim.width):  # the decoder read another header than we did
+        decoded = f"{image.shape[1]}x{image.shape[0]}"
+        raise DecodeError(f"{what} claims {claim.width}x{claim.height} but decodes to {decoded}")
     return image
 
 
-def compressed_to_rgb(msg: Any) -> np.ndarray:
-    """A colour CompressedImage (JPEG or PNG) -> (H, W, 3) uint8 RGB."""
+def compressed_to_rgb(msg: Any, *, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> np.ndarray:
+    """A colour CompressedImage (JPEG or PNG) -> (H, W, 3) uint8 RGB; OversizedInputError when its
+    header claims more than ``max_pixels``."""
     fmt = str(msg.format)
     parsed = parse_format(fmt)
     if parsed.depth:
         raise EncodingError(f"{fmt!r} is a compressedDepth image, not colour")
-    image = _imdecode(msg.data, f"{parsed.codec} image {fmt!r}")
+    image = _imdecode(msg.data, f"{parsed.codec} image {fmt!r}", max_pixels)
     if image.dtype == np.uint16:  # 16-bit PNG (rgb16, mono16 sources): keep the high byte
         image = (image >> 8).astype(np.uint8)
     channels = 1 if image.ndim == 2 else int(image.shape[2])
@@ -153,17 +174,18 @@ def encode_rgb(rgb: np.ndarray, codec: str = "jpeg", *, quality: int = 90) -> tu
 # Depth
 
 
-def _png_payload(payload: np.ndarray, fmt: str) -> np.ndarray:
-    image = _imdecode(payload, f"compressedDepth png {fmt!r}")
+def _png_payload(payload: np.ndarray, fmt: str, max_pixels: int) -> np.ndarray:
+    image = _imdecode(payload, f"compressedDepth png {fmt!r}", max_pixels)
     if image.dtype != np.uint16 or image.ndim != 2:
         raise DecodeError(f"compressedDepth png {fmt!r} decoded to {image.dtype} {image.shape}, not 16UC1")
     return image
 
 
-def _rvl_payload(payload: np.ndarray, fmt: str) -> np.ndarray:
+def _rvl_payload(payload: np.ndarray, fmt: str, max_pixels: int) -> np.ndarray:
     if payload.size < 8:
         raise DecodeError(f"compressedDepth rvl {fmt!r}: {payload.size} bytes, no size prefix")
     cols, rows = struct.unpack("<II", payload[:8].tobytes())
+    check_pixels(cols, rows, max_pixels, f"compressedDepth rvl {fmt!r} ({payload.size} bytes)")
     try:
         return rvl.decode(payload[8:].tobytes(), cols, rows)
     except rvl.RvlError as err:
@@ -171,7 +193,7 @@ def _rvl_payload(payload: np.ndarray, fmt: str) -> np.ndarray:
 
 
 # compressedDepth codec -> its 16-bit payload decoder (after the ConfigHeader).
-_DEPTH_CODECS: dict[str, Callable[[np.ndarray, str], np.ndarray]] = {
+_DEPTH_CODECS: dict[str, Callable[[np.ndarray, str, int], np.ndarray]] = {
     "png": _png_payload,
     "rvl": _rvl_payload,
 }
@@ -199,11 +221,14 @@ _DEPTH_TO_M: dict[str, Callable[[np.ndarray, tuple[float, float], float], np.nda
 }
 
 
-def compressed_to_depth_m(msg: Any, depth_scale: float = 0.001) -> np.ndarray:
+def compressed_to_depth_m(
+    msg: Any, depth_scale: float = 0.001, *, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+) -> np.ndarray:
     """A compressedDepth CompressedImage -> (H, W) float32 metres; invalid pixels 0 (16UC1) or NaN.
 
     16UC1 values are multiplied by ``depth_scale`` as in ``messages.image_to_depth_m``; 32FC1
     is inverse-depth quantised by the driver (lossy: a step of ~depth**2 / A metres).
+    OversizedInputError when the payload claims more than ``max_pixels``.
     """
     fmt = str(msg.format)
     parsed = parse_format(fmt)
@@ -216,7 +241,7 @@ def compressed_to_depth_m(msg: Any, depth_scale: float = 0.001) -> np.ndarray:
     if data.size <= _CONFIG_HEADER.size:
         raise DecodeError(f"compressedDepth {fmt!r}: {data.size} bytes, not more than its 12-byte header")
     _, quant_a, quant_b = _CONFIG_HEADER.unpack(data[: _CONFIG_HEADER.size].tobytes())
-    values = _DEPTH_CODECS[parsed.codec](data[_CONFIG_HEADER.size :], fmt)
+    values = _DEPTH_CODECS[parsed.codec](data[_CONFIG_HEADER.size :], fmt, max_pixels)
     return to_m(values, (quant_a, quant_b), depth_scale)
 
 

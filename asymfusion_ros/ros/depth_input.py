@@ -5,7 +5,8 @@ Two steps of the frame pipeline, written once for the node and replay:
 - :func:`decode_rgb` / :func:`decode_depth_m`: an image message of either transport to an
   array, dispatched on its type (a ``sensor_msgs/CompressedImage`` has ``format``, an
   ``Image`` has ``encoding``), so the pipeline takes whatever the node subscribed to or the bag
-  holds.
+  holds. Each is given a decode budget (:func:`pixel_budget`) that the size the message claims
+  must fit before a pixel is decoded.
 - :func:`align_depth`: depth brought to the colour image. Registered depth (same frame, K
   scaled) is resized as before (``frames.depth_like``). Unregistered depth is registered
   (``registration.register_depth``) under ``depth_registration: auto``, refused under ``off``
@@ -30,16 +31,34 @@ def is_compressed(msg: Any) -> bool:
     return hasattr(msg, "format") and not hasattr(msg, "encoding")
 
 
-def decode_rgb(msg: Any) -> np.ndarray:
-    """A colour Image or CompressedImage -> (H, W, 3) uint8 RGB; MessageError when it cannot."""
-    return compressed.compressed_to_rgb(msg) if is_compressed(msg) else messages.image_to_rgb(msg)
+CAMERA_INFO_SLACK = 4
+"""An image may claim at most this many times the pixels of its camera_info (2x each side)."""
 
 
-def decode_depth_m(msg: Any, depth_scale: float) -> np.ndarray:
-    """A depth Image or compressedDepth CompressedImage -> (H, W) float32 metres."""
+def pixel_budget(max_pixels: int, info: Any) -> int:
+    """The decode budget of an image whose camera_info is ``info`` (None: not known yet).
+
+    ``max_pixels`` (the node's ``max_input_pixels``), and never more than CAMERA_INFO_SLACK
+    times what a known camera_info declares: a frame far larger than its own calibration is a
+    lie, and refused before it is decoded. A camera_info of size 0 (uncalibrated) says nothing.
+    """
+    declared = int(info.width) * int(info.height) if info is not None else 0
+    return min(max_pixels, CAMERA_INFO_SLACK * declared) if declared > 0 else max_pixels
+
+
+def decode_rgb(msg: Any, max_pixels: int) -> np.ndarray:
+    """A colour Image or CompressedImage -> (H, W, 3) uint8 RGB; MessageError when it cannot,
+    OversizedInputError (before decoding) when it claims more than ``max_pixels``."""
     if is_compressed(msg):
-        return compressed.compressed_to_depth_m(msg, depth_scale)
-    return messages.image_to_depth_m(msg, depth_scale)
+        return compressed.compressed_to_rgb(msg, max_pixels=max_pixels)
+    return messages.image_to_rgb(msg, max_pixels=max_pixels)
+
+
+def decode_depth_m(msg: Any, depth_scale: float, max_pixels: int) -> np.ndarray:
+    """A depth Image or compressedDepth CompressedImage -> (H, W) float32 metres (as decode_rgb)."""
+    if is_compressed(msg):
+        return compressed.compressed_to_depth_m(msg, depth_scale, max_pixels=max_pixels)
+    return messages.image_to_depth_m(msg, depth_scale, max_pixels=max_pixels)
 
 
 class UnregisteredDepthError(messages.MessageError):

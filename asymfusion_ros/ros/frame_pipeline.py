@@ -1,8 +1,8 @@
 """One synchronised RGB-D frame through the node's per-frame sequence, for the node and replay alike.
 
-The sequence, written here once: decode colour and depth, raw or compressed
-(``depth_input.decode_rgb``/``decode_depth_m``) -> depth in colour pixels: resized, or
-registered when it is another camera's (``depth_input.align_depth``), invalid depths zeroed
+The sequence, written here once: decode colour and depth, raw or compressed, each within
+its decode budget (``depth_input.decode_rgb``/``decode_depth_m``) -> depth in colour pixels:
+resized, or registered when it is another camera's (``depth_input.align_depth``), invalid depths zeroed
 -> K from the latest camera_info (``frames.intrinsics``) -> segment (``Segmenter``) -> the
 wanted output messages (``outputs``), built by the caller's
 :class:`~asymfusion_ros.ros.messages.MessageFactory`: rclpy's in the node, rosbags' in
@@ -25,7 +25,14 @@ import numpy as np
 from asymfusion_ros.inference.pipeline import Segmentation, Segmenter
 from asymfusion_ros.registration import DepthRegistration
 from asymfusion_ros.ros import frames, messages, outputs
-from asymfusion_ros.ros.depth_input import DepthCamera, align_depth, decode_depth_m, decode_rgb, is_compressed
+from asymfusion_ros.ros.depth_input import (
+    DepthCamera,
+    align_depth,
+    decode_depth_m,
+    decode_rgb,
+    is_compressed,
+    pixel_budget,
+)
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.problems import FrameProblem
 from asymfusion_ros.ros.sync import DEPTH, RGB
@@ -102,14 +109,19 @@ def read_inputs(
     read_k: bool,
     depth_camera: DepthCamera = NO_DEPTH_CAMERA,
 ) -> FrameInputs:
-    """Decode colour and depth, put depth in colour pixels, and read K when ``read_k``.
+    """Decode colour and depth, each within its decode budget, put depth in colour pixels, and
+    read K when ``read_k``.
 
-    Raises InputError for an image that cannot be decoded or depth that cannot be put in
-    colour pixels (see :meth:`FramePipeline.process`).
+    Raises InputError for an image that cannot be decoded, claims more than the decode budget
+    (``settings.max_input_pixels``, at most 4x its camera_info: ``depth_input.pixel_budget``)
+    or is depth that cannot be put in colour pixels.
     """
     t0 = time.perf_counter()
-    rgb = _decode(RGB, decode_rgb, rgb_msg)
-    depth_m = _decode(DEPTH, lambda m: decode_depth_m(m, settings.depth_scale), depth_msg)
+    max_pixels = settings.max_input_pixels
+    rgb = _decode(RGB, lambda m: decode_rgb(m, pixel_budget(max_pixels, info)), rgb_msg)
+    depth_info = info if depth_camera.info is None else depth_camera.info
+    depth_budget = pixel_budget(max_pixels, depth_info)
+    depth_m = _decode(DEPTH, lambda m: decode_depth_m(m, settings.depth_scale, depth_budget), depth_msg)
     t_decoded = time.perf_counter()
     shape = (int(rgb.shape[0]), int(rgb.shape[1]))
     mode = DepthRegistration(settings.depth_registration)
@@ -153,8 +165,7 @@ class FramePipeline:
         camera_info and extrinsic, for depth that needs registering. K is read, and its faults
         reported, when a cloud output is wanted or ``check_intrinsics`` asks (replay scores
         every frame's inputs; the node stays quiet about a camera_info nobody needs). Raises
-        InputError for an image that cannot be decoded or depth that cannot be put in colour
-        pixels, BackendError when inference fails.
+        InputError as :func:`read_inputs` does, BackendError when inference fails.
         """
         wants_cloud = any(name in wants for name in outputs.CLOUD_OUTPUTS)
         inputs = read_inputs(

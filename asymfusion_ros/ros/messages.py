@@ -49,6 +49,30 @@ class EmptyImageError(MessageError):
     problem = Problem.EMPTY_IMAGE
 
 
+class OversizedInputError(MessageError):
+    """An image that claims more pixels than the decode budget: refused before any is decoded."""
+
+    problem = Problem.OVERSIZED_INPUT
+
+
+DEFAULT_MAX_INPUT_PIXELS = 4096 * 4096
+"""The decode budget unless the caller gives one (the node's ``max_input_pixels``): about 50 MB
+of decoded RGB, 4x a 1920x1080 frame."""
+
+
+def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
+    """Raise OversizedInputError when ``width`` x ``height`` (as a header claims it) is over ``max_pixels``.
+
+    Called with the claim, before anything is allocated for the pixels: a message of a few
+    bytes must not cost gigabytes.
+    """
+    if width * height > max_pixels:
+        raise OversizedInputError(
+            f"{what} claims {width}x{height} = {width * height / 1e6:.1f} Mpx, "
+            f"over the decode budget of {max_pixels / 1e6:.1f} Mpx (max_input_pixels, or 4x the camera_info)"
+        )
+
+
 class _Layout(NamedTuple):
     """How one encoding stores a pixel: numpy dtype of a channel and channels per pixel."""
 
@@ -93,11 +117,16 @@ def byte_array(data: Any) -> np.ndarray:
     return np.asarray(data, dtype=np.uint8)
 
 
-def _pixels(msg: Any, layout: _Layout) -> np.ndarray:
-    """(H, W, C) view of an image message's rows, honouring ``step`` padding and endianness."""
+def _pixels(msg: Any, layout: _Layout, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> np.ndarray:
+    """(H, W, C) view of an image message's rows, honouring ``step`` padding and endianness.
+
+    The claimed size is checked against ``max_pixels`` first: the conversions that follow
+    (padding dropped, grey to RGB, integers to float metres) copy the image.
+    """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise EmptyImageError(f"{msg.encoding} image is empty ({width}x{height})")
+    check_pixels(width, height, max_pixels, f"{msg.encoding} image")
     row_bytes = width * layout.channels * layout.dtype.itemsize
     if step < row_bytes:
         raise TruncatedError(f"{msg.encoding} image {width}x{height}: step {step} < row size {row_bytes}")
@@ -119,26 +148,31 @@ def _pixels(msg: Any, layout: _Layout) -> np.ndarray:
     return rows.view(dtype).reshape(height, width, layout.channels)
 
 
-def image_to_rgb(msg: Any) -> np.ndarray:
-    """A colour image message -> (H, W, 3) uint8 RGB (rgb8, bgr8, rgba8, bgra8, mono8)."""
+def image_to_rgb(msg: Any, *, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> np.ndarray:
+    """A colour image message -> (H, W, 3) uint8 RGB (rgb8, bgr8, rgba8, bgra8, mono8).
+
+    OversizedInputError when its width x height is over ``max_pixels``.
+    """
     entry = _COLOR.get(str(msg.encoding))
     if entry is None:
         raise EncodingError(f"colour encoding {msg.encoding!r} not supported (use one of {COLOR_ENCODINGS})")
     layout, to_rgb = entry
-    return np.ascontiguousarray(to_rgb(_pixels(msg, layout)))
+    return np.ascontiguousarray(to_rgb(_pixels(msg, layout, max_pixels)))
 
 
-def image_to_depth_m(msg: Any, depth_scale: float = 0.001) -> np.ndarray:
+def image_to_depth_m(
+    msg: Any, depth_scale: float = 0.001, *, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+) -> np.ndarray:
     """A depth image message -> (H, W) float32 metres; 0 and NaN stay as they are (invalid).
 
     16UC1 values are multiplied by ``depth_scale`` (metres per unit; 0.001 for millimetres);
-    32FC1 is already metres.
+    32FC1 is already metres. OversizedInputError when its width x height is over ``max_pixels``.
     """
     entry = _DEPTH.get(str(msg.encoding))
     if entry is None:
         raise EncodingError(f"depth encoding {msg.encoding!r} not supported (use one of {DEPTH_ENCODINGS})")
     layout, scaled = entry
-    values = _pixels(msg, layout)[..., 0]
+    values = _pixels(msg, layout, max_pixels)[..., 0]
     if scaled:
         return values.astype(np.float32) * np.float32(depth_scale)
     return values.astype(np.float32, copy=False)

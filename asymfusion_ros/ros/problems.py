@@ -19,6 +19,7 @@ class Problem(str, Enum):
     EMPTY_IMAGE = "empty_image"
     BAD_MESSAGE = "bad_message"
     DECODE_ERROR = "decode_error"  # compressed bytes that do not decode (ros/compressed.py)
+    OVERSIZED_INPUT = "oversized_input"  # claims more pixels than max_input_pixels (messages.check_pixels)
     MISSING_CAMERA_INFO = "missing_camera_info"
     INVALID_DEPTH = "invalid_depth"
     CLOCK_JUMP = "clock_jump"

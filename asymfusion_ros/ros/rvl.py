@@ -97,7 +97,13 @@ def _run_headers(numbers: np.ndarray) -> np.ndarray:
 
 
 def decode(data: bytes, width: int, height: int) -> np.ndarray:
-    """An RVL stream (without the width/height prefix) -> (height, width) uint16."""
+    """An RVL stream (without the width/height prefix) -> (height, width) uint16.
+
+    Every array is sized by the stream until its runs are found to cover exactly
+    ``width * height`` pixels; only then is the image allocated. A few bytes claiming a huge
+    image of zeros are valid, though: the caller checks the claim against its budget first
+    (``compressed``, ``messages.check_pixels``).
+    """
     pixels = width * height
     if width <= 0 or height <= 0:
         raise RvlError(f"RVL image size {width}x{height} is empty")
