@@ -23,8 +23,8 @@ from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_fr
 from asymfusion_ros.resources import ResourceError, resolve_model
 
 EXAMPLES: tuple[str, ...] = (
-    "asymfusion adapt default --data robot_camera.mcap -o adapted.pt --export adapted.onnx",
-    "asymfusion adapt default --data 'nyudv2:/data/nyu_frames?depth_scale=5000' -o adapted.pt --mix 0.5",
+    "asymfusion adapt default --data robot_camera.mcap --every 15 -o adapted.pt --export adapted.onnx",
+    "asymfusion adapt default --data 'nyudv2:/data/nyu_frames?depth_scale=5000' -o adapted.pt",
 )
 
 DEFAULT_FRAMES = 64
