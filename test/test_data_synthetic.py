@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -259,20 +257,6 @@ def test_open_dataset_synthetic_splits_are_disjoint_and_sized() -> None:
         open_dataset("imagenet", split="train", size=(64, 80))
     with pytest.raises(DatasetError, match="unknown split"):
         open_dataset("synthetic", split="dev", size=(64, 80))
-
-
-def test_render_time_report(record_property: Callable[[str, object], None]) -> None:
-    """Reported, not asserted (the machine is shared): see the -s output / junit property."""
-    for size in ((480, 640), (240, 320)):
-        scenes = SyntheticScenes(size, seed=0)
-        scenes.frame(0)
-        times = []
-        for i in range(1, 4):
-            t0 = time.perf_counter()
-            scenes.frame(i)
-            times.append((time.perf_counter() - t0) * 1000.0)
-        record_property(f"render_ms_{size[1]}x{size[0]}", min(times))
-        print(f"synthetic frame {size[1]}x{size[0]}: {min(times):.1f} ms (min of 3)")
 
 
 def test_nyu_frame_border_and_disparity_quantisation() -> None:

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("asymfusion_ros.training.train", "train a segmenter on synthetic or NYUDv2 data"),
     "eval": ("asymfusion_ros.training.evaluate", "pixel acc, mean acc and mIoU of a model on a dataset"),
     "compare": ("asymfusion_ros.training.compare", "train and evaluate every fusion scheme alike"),
+    "adapt": ("asymfusion_ros.cli.adapt", "fit a model's BatchNorm to a camera from unlabeled frames"),
     "export": ("asymfusion_ros.cli.export", "export a checkpoint to a self-describing ONNX bundle"),
     "import": (
         "asymfusion_ros.cli.import_net",

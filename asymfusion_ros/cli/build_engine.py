@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asymfusion_ros.bags.io import BagReadError
-from asymfusion_ros.cli.frame_sources import camera_frames
+from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.base import Precision
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError
@@ -39,12 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calib", type=Path, help="INT8 calibration frames: a folder (rgb/, depth/) or a rosbag"
     )
     parser.add_argument("--calib-frames", type=int, default=200, help="at most this many calibration frames")
-    parser.add_argument(
-        "--depth-scale",
-        type=float,
-        default=0.001,
-        help="metres per unit of 16-bit depth PNGs/images (0.001: mm)",
-    )
+    add_depth_scale_argument(parser, "16-bit depth PNGs/images")
     parser.add_argument("--device", type=int, default=0, help="CUDA device index")
     parser.add_argument("-o", "--output", type=Path, help="also copy the engine (and its .json sidecar) here")
 

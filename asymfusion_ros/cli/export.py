@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from asymfusion_ros.bags.io import BagReadError
-from asymfusion_ros.cli.frame_sources import camera_frames
+from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.export.exporter import DEFAULT_OPSET, ExportError, export_onnx
 
@@ -43,12 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="calibration frames for --int8: a folder of rgb/ + depth/ images, a rosbag, "
         "'synthetic' (the train split) or a dataset spec such as 'nyudv2:PATH?depth_scale=5000'",
     )
-    parser.add_argument(
-        "--depth-scale",
-        type=float,
-        default=0.001,
-        help="metres per unit of a --calib folder's 16-bit depth images or a bag's 16UC1 depth (0.001: mm)",
-    )
+    add_depth_scale_argument(parser, "a --calib folder's 16-bit depth images or a bag's 16UC1 depth")
     parser.add_argument(
         "--calib-frames", type=int, default=64, help="how many calibration frames to read (default 64)"
     )

@@ -3,7 +3,9 @@
 A checkpoint is a ``torch.save``d dict of plain types and tensors (so ``torch.load`` runs with
 ``weights_only=True``): ``format`` = ``FORMAT``, the model build config, the preprocessing
 config, the class set (JSON), the input size, the training data spec, metrics, the git
-revision of the code that trained it, the state_dict and free-form ``extra``.
+revision of the code that trained it, the state_dict, free-form ``extra`` and, for a model
+adapted to a camera (``asymfusion adapt``), what it was adapted on (``adaptation``; absent
+from older checkpoints, which load as unadapted).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Checkpoint:
     git_revision: str | None
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     extra: dict[str, Any] | None = None
+    adaptation: dict[str, Any] | None = None
+    """Source, frame count, method and mix of ``asymfusion adapt``; None: as trained."""
     path: Path | None = None
     """Where it was read from (named in errors)."""
 
@@ -86,6 +90,7 @@ def save_checkpoint(
     data: str,
     metrics: dict | None = None,
     extra: dict | None = None,
+    adaptation: dict | None = None,
 ) -> Path:
     """Write a checkpoint atomically (temp file then rename); returns its path."""
     path = Path(path)
@@ -109,6 +114,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "extra": extra,
     }
+    if adaptation is not None:
+        payload["adaptation"] = adaptation
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -146,5 +153,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         git_revision=raw.get("git_revision"),
         state_dict=raw["state_dict"],
         extra=raw.get("extra"),
+        adaptation=raw.get("adaptation"),
         path=path,
     )

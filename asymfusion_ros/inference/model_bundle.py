@@ -35,9 +35,12 @@ class BundleInfo:
     data: str = ""
     version: str = __version__
     metrics: dict[str, Any] | None = None
+    adaptation: dict[str, Any] | None = None
+    """What ``asymfusion adapt`` adapted the model on (source, frames, method, mix); None: as trained."""
 
     def to_metadata(self) -> dict[str, str]:
-        """The ``metadata_props`` of the ONNX bundle (string -> string)."""
+        """The ``metadata_props`` of the ONNX bundle (string -> string); ``adaptation`` only when adapted."""
+        adapted = {} if self.adaptation is None else {"adaptation": json.dumps(self.adaptation)}
         return {
             FORMAT_KEY: FORMAT_VERSION,
             "classes": self.classes.to_json(),
@@ -48,6 +51,7 @@ class BundleInfo:
             "data": self.data,
             "version": self.version,
             "metrics": json.dumps(self.metrics),
+            **adapted,
         }
 
     @classmethod
@@ -70,6 +74,7 @@ class BundleInfo:
                 data=props.get("data", ""),
                 version=props.get("version", ""),
                 metrics=json.loads(props.get("metrics", "null")),
+                adaptation=json.loads(props.get("adaptation", "null")),
             )
         except (KeyError, ValueError, TypeError) as err:
             raise BackendError(f"malformed model metadata in {source}: {err!r}") from err

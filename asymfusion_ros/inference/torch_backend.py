@@ -50,6 +50,7 @@ def bundle_info(checkpoint: Checkpoint) -> BundleInfo:
         model=dict(checkpoint.model_config),
         data=checkpoint.data,
         metrics=checkpoint.metrics,
+        adaptation=checkpoint.adaptation,
     )
 
 
