@@ -162,14 +162,16 @@ def test_a_corrupt_bag_is_listed_with_its_reason_and_the_rest_scored(
 
 
 def test_one_bag_is_replayed_as_before(fleet: Path, tiny_onnx: Path, tmp_path: Path) -> None:
-    """One bag: today's report, no ``bags``; a folder holding one bag is a fleet of one."""
+    """One bag: today's report, with ``bags`` giving its status (no report folder of its own);
+    a folder holding one bag is a fleet of one."""
     status, single = _run([fleet / "short"], tiny_onnx, tmp_path / "single")
-    assert status == 0 and "bags" not in single and single["bag"] == str(fleet / "short")
+    assert status == 0 and single["bag"] == str(fleet / "short")
+    assert [(b["status"], b["report"]) for b in single["bags"]] == [("done", None)]
     folder = tmp_path / "folder"
     shutil.copytree(fleet / "short", folder / "short")
     out = tmp_path / "out"
     status, fleet_of_one = _run([folder], tiny_onnx, tmp_path / "of_one", "--out", str(out))
-    assert status == 0 and len(fleet_of_one["bags"]) == 1
+    assert status == 0 and [b["report"] for b in fleet_of_one["bags"]] == ["bags/short"]
     assert fleet_of_one["metrics"] == single["metrics"]
     with BagReader(out / "short") as bag:  # --out DIR: one output bag per input, named as its report
         assert bag.topics()["/camera/segmentation/labels"].msgcount == LENGTHS["short"]

@@ -122,3 +122,51 @@ def test_a_bag_given_twice_is_replayed_once(
     assert _replay([copy, copy.parent], tiny_onnx, "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert [entry["status"] for entry in report["bags"]] == ["done"] and report["frames"] == 3
+
+
+def test_a_bag_given_alone_says_its_status(
+    good: Path, unfinished: Path, tiny_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One bag, replayed as ever (its own report), says its status as a fleet's bag does: in the
+    terminal, in report.json's ``bags``, and exit status 1 when read only in part."""
+    assert _replay([good], tiny_onnx, "--report", str(tmp_path / "good")) == 0
+    out = capsys.readouterr().out
+    heading, line = out.splitlines()[-2:]
+    assert heading == "bag:" and line.split()[0] == "done" and line.endswith(f" 3 frames  {good}")
+    report = json.loads((tmp_path / "good" / "report.json").read_text())
+    assert report["format"] == "asymfusion_ros.replay_report/1" and report["frames"] == 3  # as ever
+    assert [(b["path"], b["status"], b["reason"]) for b in report["bags"]] == [(str(good), "done", None)]
+
+    status = _replay([unfinished], tiny_onnx, "--report", str(tmp_path / "cut"))
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert err == "error: 1 of 1 paths not done (1 partial; see the list)\n"
+    last = out.splitlines()[-1]
+    assert last.split()[0] == "partial" and str(unfinished) in last and "unfinished" in last
+    report = json.loads((tmp_path / "cut" / "report.json").read_text())
+    [entry] = report["bags"]
+    assert entry["status"] == "partial" and "unfinished" in entry["reason"]
+    assert entry["frames"] == report["frames"] and 10 < report["frames"] < 40
+    assert report["latency"] and report["metrics"] is not None  # the one-bag report, whole
+
+    assert _replay([unfinished], tiny_onnx, "--json") == 1
+    assert json.loads(capsys.readouterr().out)["bags"][0]["status"] == "partial"
+
+
+def test_a_bag_given_alone_to_compare_models_says_its_status(
+    unfinished: Path,
+    tiny_onnx: Path,
+    tiny_onnx_other: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    report_dir = tmp_path / "compare"
+    status = _replay([unfinished], tiny_onnx, "--model", str(tiny_onnx_other), "--report", str(report_dir))
+    out, err = capsys.readouterr()
+    assert status == 1 and "1 partial" in err
+    assert "agreement (pixels with the same label):" in out and out.splitlines()[-1].split()[0] == "partial"
+    report = json.loads((report_dir / "report.json").read_text())
+    assert len(report["models"]) == 2 and report["agreement"]["matrix"]  # the comparison, whole
+    assert [b["status"] for b in report["bags"]] == ["partial"]
+    for model in report["models"]:
+        assert (report_dir / model["report"] / "report.json").is_file()

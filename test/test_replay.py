@@ -103,6 +103,10 @@ def test_replay_cli_writes_report_and_output_bag(
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((report_dir / "report.json").read_text())
     assert printed["frames"] == saved["frames"] == FRAMES
+    assert printed["bags"] == saved["bags"]  # the bag given, with its status, as a fleet lists it
+    assert [(b["path"], b["status"], b["frames"]) for b in saved["bags"]] == [
+        (str(bags["mcap"]), "done", FRAMES)
+    ]
     for key in ("frames", "skipped", "metrics", "latency", "fps", "backend", "model"):
         assert key in saved
     assert set(saved["latency"]["total"]) >= {"p50", "p95", "max"}

@@ -155,10 +155,16 @@ class BagReader:
             salvaged = SalvagedMcap(files[0])
         except _READ_ERRORS as salvage_err:
             raise BagReadError(reason) from salvage_err
+        skipped = ""
+        if salvaged.skipped_chunks:
+            offset, why = next(iter(salvaged.skipped_chunks.items()))
+            skipped = (
+                f"; passed over {len(salvaged.skipped_chunks)} chunk(s), the first at byte {offset}: {why}"
+            )
         if not any(c.msgcount for c in salvaged.connections):
-            raise BagReadError(f"{reason}; no complete message in it") from err
+            raise BagReadError(f"{reason}; no complete message in it{skipped}") from err
         count = sum(c.msgcount for c in salvaged.connections)
-        self.salvaged = f"{files[0]} is unfinished ({err}); read its {count} complete messages"
+        self.salvaged = f"{files[0]} is unfinished ({err}); read its {count} complete messages{skipped}"
         return salvaged
 
     def __exit__(

@@ -3,11 +3,12 @@ bags, of ``replay.fleet`` (options, exit status).
 
 Exit status: 0 done (130 after Ctrl-C); 1 a failure, said in one line (a bag that cannot be
 read or lacks a stream, a model that does not load, inference failing, no frame processed;
-with many bags: any path given not done, i.e. failed, partial, not a bag or an empty folder,
-or Ray missing, unreachable or not on loopback); 2 a usage error (a bad option value, an
-unknown model name, the same model given twice, an ambiguous topic or one named that the bag
-lacks, an ``--out`` that exists). Models are all loaded before anything is written. Several
-``--model``: every model on every frame, one comparison report (``replay.comparison``).
+any path given not done, i.e. failed, partial (a bag given alone too: read only in part),
+not a bag or an empty folder; Ray missing, unreachable or not on loopback); 2 a usage
+error (a bad option value, an unknown model name, the same model given twice, an ambiguous
+topic or one named that the bag lacks, an ``--out`` that exists). Models are all loaded
+before anything is written. Several ``--model``: every model on every frame, one comparison
+report (``replay.comparison``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
@@ -35,15 +36,16 @@ from asymfusion_ros.replay.fleet import FleetProgress, NoBag, find_bags, not_rep
 from asymfusion_ros.replay.fleet_ray import RayUnavailableError
 from asymfusion_ros.replay.fleet_report import (
     ComparedModel,
-    bag_lines,
     fleet_comparison,
     fleet_json,
     merge,
+    status_lines,
+    with_bags,
     write_fleet_report,
 )
 from asymfusion_ros.replay.report import ReplayReport, summary_lines
 from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
-from asymfusion_ros.replay.task import BagResult, BagStatus, ModelSpec
+from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, replayed
 from asymfusion_ros.ros.params import Settings
 
 if TYPE_CHECKING:
@@ -221,15 +223,28 @@ def run(args: argparse.Namespace) -> int:
         return _fail(1, str(err))
     except BackendError as err:
         return _fail(1, f"inference failed: {err}")
-    report = comparison.reports[0]
-    data = comparison.to_json() if len(models) > 1 else report.to_json()
+    report, result = comparison.reports[0], replayed(BagTask(0, cfg.bag.name, cfg), comparison)
+    data = with_bags(comparison.to_json() if len(models) > 1 else report.to_json(), [result], None)
+    if cfg.report_dir is not None:  # its report.json, written by the replay, with the bag's status
+        (cfg.report_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = comparison_lines(data) if len(models) > 1 else summary_lines(report)
+    return _finish(args, data, lines, [result])
+
+
+def _finish(
+    args: argparse.Namespace, data: dict[str, Any], lines: list[str], results: list[BagResult]
+) -> int:
+    """Print the report (the summary and every path's status, or the JSON); the exit status."""
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print("\n".join(comparison_lines(data) if len(models) > 1 else summary_lines(report)))
-    if report.frames == 0:
+        print("\n".join([*lines, *status_lines(results)]))
+    if data["frames"] == 0:
         return _fail(1, "no frame could be processed (see the skipped counts)")
-    return 130 if report.interrupted else 0
+    if not_done := Counter(r.status.value for r in results if r.status not in STOPPED):
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(not_done.items()))
+        return _fail(1, f"{not_done.total()} of {len(results)} paths not done ({counts}; see the list)")
+    return 130 if data["interrupted"] else 0
 
 
 class _UsageError(ValueError):
@@ -305,16 +320,7 @@ def _run_many(
         else:
             data = fleet_json(total, results, None)
         lines = summary_lines(total)
-    if args.json:
-        print(json.dumps(data, indent=2))
-    else:
-        print("\n".join([*lines, "bags, worst first:", *bag_lines(results)]))
-    if data["frames"] == 0:
-        return _fail(1, "no frame could be processed (see the skipped counts)")
-    if not_done := Counter(r.status.value for r in results if r.status not in STOPPED):
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(not_done.items()))
-        return _fail(1, f"{not_done.total()} of {len(results)} paths not done ({counts}; see the list)")
-    return 130 if data["interrupted"] else 0
+    return _finish(args, data, lines, results)
 
 
 def _merged(results: list[BagResult], model: ModelSpec, segmenter: Segmenter, wall_s: float) -> ReplayReport:

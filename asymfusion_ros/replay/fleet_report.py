@@ -130,8 +130,19 @@ def bag_entry(result: BagResult, report_dir: Path | None) -> dict[str, Any]:
     }
 
 
+def with_bags(data: dict[str, Any], results: list[BagResult], report_dir: Path | None) -> dict[str, Any]:
+    """A report's JSON with ``bags``: every path given, with its status, worst first (a bag given
+    alone too: one entry, whose ``report`` is None as its report is the report itself)."""
+    return {**data, "bags": [bag_entry(r, report_dir) for r in worst_first(results)]}
+
+
 def fleet_json(total: ReplayReport, results: list[BagResult], report_dir: Path | None) -> dict[str, Any]:
-    return {**total.to_json(), "bags": [bag_entry(r, report_dir) for r in worst_first(results)]}
+    return with_bags(total.to_json(), results, report_dir)
+
+
+def status_lines(results: list[BagResult]) -> list[str]:
+    """The terminal's list of every path given with its status: a heading, one line per path."""
+    return ["bags, worst first:" if len(results) > 1 else "bag:", *bag_lines(results)]
 
 
 def worst_frames(results: list[BagResult], count: int) -> list[tuple[str, WorstFrame]]:

@@ -201,11 +201,23 @@ def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
         return BagResult(task, BagStatus.FAILED, str(err))
     except BackendError as err:
         return BagResult(task, BagStatus.FAILED, f"inference failed: {err}")
-    report, kept = comparison.reports[0], comparison if len(models) > 1 else None
+    return replayed(task, comparison)
+
+
+def outcome(report: ReplayReport) -> tuple[BagStatus, str | None]:
+    """How a bag that was replayed ended, and why when not done, from its report."""
     if report.interrupted:
-        return BagResult(task, BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)", report, kept)
+        return BagStatus.INTERRUPTED, "stopped part-way (Ctrl-C)"
     if report.frames == 0:
-        return BagResult(task, BagStatus.FAILED, "no frame could be processed (see skipped)", report, kept)
+        return BagStatus.FAILED, "no frame could be processed (see skipped)"
     if report.unread is not None:
-        return BagResult(task, BagStatus.PARTIAL, report.unread, report, kept)
-    return BagResult(task, BagStatus.DONE, None, report, kept)
+        return BagStatus.PARTIAL, report.unread
+    return BagStatus.DONE, None
+
+
+def replayed(task: BagTask, comparison: Comparison) -> BagResult:
+    """The result of a bag that was replayed, by one model or several compared: the one place
+    a fleet's bag and a bag given alone get their status."""
+    report = comparison.reports[0]
+    kept = comparison if len(comparison.reports) > 1 else None
+    return BagResult(task, *outcome(report), report, kept)
