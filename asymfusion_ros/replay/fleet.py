@@ -33,9 +33,7 @@ from asymfusion_ros.replay.task import (
     BagResult,
     BagStatus,
     BagTask,
-    Models,
     ModelSpec,
-    as_models,
     died,
     not_run,
     run_bag,
@@ -376,7 +374,7 @@ def run_in_processes(
 
 def run_fleet(
     tasks: Sequence[BagTask],
-    models: Models,
+    models: Sequence[ModelSpec],
     progress: FleetProgress,
     *,
     jobs: int = 1,
@@ -390,7 +388,6 @@ def run_fleet(
     for the run on loopback with ``jobs`` CPUs; else ``jobs`` worker processes, or this one.
     """
     t0 = time.perf_counter()
-    models = as_models(models)
     if use_ray:
         from asymfusion_ros.replay.fleet_ray import run_on_ray
 

@@ -64,15 +64,6 @@ class ModelSpec:
         return _segmenter(self)
 
 
-Models = ModelSpec | Sequence[ModelSpec]
-"""One model, or several to compare on the same frames."""
-
-
-def as_models(models: Models) -> tuple[ModelSpec, ...]:
-    """The models of a run as a tuple (one given alone is one of one)."""
-    return (models,) if isinstance(models, ModelSpec) else tuple(models)
-
-
 @cache
 def _segmenter(spec: ModelSpec) -> Segmenter:
     from asymfusion_ros.inference.pipeline import Segmenter
@@ -175,10 +166,9 @@ class _Counter:
             self.stop.set()
 
 
-def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
+def run_bag(task: BagTask, models: Sequence[ModelSpec], channel: Channel) -> BagResult:
     """Replay ``task``'s bag with this process's models (every model on every frame, each frame
     decoded once); a failure of the bag is a result, not an error."""
-    models = as_models(models)
     if channel.stop_requested():
         return not_run(task)
     stop = threading.Event()
