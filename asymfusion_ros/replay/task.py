@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from asymfusion_ros.bags import BagReadError
 from asymfusion_ros.bags.recover import Recovered, Recovery, recover_bag
 from asymfusion_ros.inference.errors import BackendError
-from asymfusion_ros.replay.comparison import Comparison, model_names
+from asymfusion_ros.replay.comparison import Comparison, run_names
 from asymfusion_ros.replay.report import ReplayReport
 from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
 
@@ -178,9 +178,8 @@ def run_bag(task: BagTask, models: Sequence[ModelSpec], channel: Channel) -> Bag
         channel.started(task.index, expected)
         yield _Counter(channel, task.index, stop)
 
-    names = model_names([model.path for model in models]) if len(models) > 1 else [""]
     loaded = []
-    for name, model in zip(names, models, strict=True):
+    for name, model in zip(run_names([model.path for model in models]), models, strict=True):
         try:
             loaded.append(NamedSegmenter(name, Path(model.path).name, model.load()))
         except BackendError as err:
