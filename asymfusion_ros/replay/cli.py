@@ -196,16 +196,17 @@ def run(args: argparse.Namespace) -> int:
         return _fail(2, f"--ray took {args.ray} for its address: put the bags first, or write --ray=ADDRESS")
     if cfg.out is not None and cfg.out.exists():
         return _fail(2, f"{cfg.out} exists already, not overwriting")
+    given = args.model or [cfg.node.model]
     try:
-        models, files = _model_specs(args.model or ["default"], cfg.node)
+        models, files = _model_specs(given, cfg.node)
     except _UsageError as err:
         return _fail(2, str(err))
     segmenters = []
-    for given, model in zip(args.model or ["default"], models, strict=True):
+    for name, model in zip(given, models, strict=True):
         try:
             segmenters.append(model.load())
         except BackendError as err:
-            return _fail(1, f"cannot load model {given}: {err}")
+            return _fail(1, f"cannot load model {name}: {err}")
     bags, others = find_bags(args.bag)
     if args.ray is not None or len(args.bag) > 1 or bags != args.bag:  # else one bag, replayed as ever
         return _run_many(args, cfg, bags, others, models, segmenters)
