@@ -190,7 +190,7 @@ class _KillOnStart(FleetProgress):
 
 def test_a_killed_worker_fails_its_bag_only(fleet: Path, victim: Path, model: ModelSpec) -> None:
     tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / "short", victim, fleet / "long"])
-    results, _ = run_fleet(tasks, model, _KillOnStart(tasks, threading.Event(), False), jobs=2)
+    results, _ = run_fleet(tasks, [model], _KillOnStart(tasks, threading.Event(), False), jobs=2)
     statuses = [(r.status, r.reason) for r in results]
     assert statuses[1][0] is BagStatus.FAILED and "SIGKILL" in str(statuses[1][1]), statuses
     assert [s for s, _ in statuses[::2]] == [BagStatus.DONE, BagStatus.DONE]
@@ -209,7 +209,7 @@ class _StopOnStart(FleetProgress):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_stop_reports_what_finished(fleet: Path, model: ModelSpec, jobs: int) -> None:
     tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / name for name in LENGTHS])
-    results, _ = run_fleet(tasks, model, _StopOnStart(tasks, threading.Event(), False), jobs=jobs)
+    results, _ = run_fleet(tasks, [model], _StopOnStart(tasks, threading.Event(), False), jobs=jobs)
     assert results[-1].status is BagStatus.NOT_RUN and results[-1].report is None
     # with two workers either of the first two bags may start first; the other may then be
     # stopped before it starts
@@ -292,7 +292,8 @@ def test_a_killed_ray_worker_fails_its_bag_only(
     start reaches the driver (polled every 0.2 s)."""
     model = ModelSpec(str(trained), "onnxruntime", "fp32", threads=1)
     tasks = plan(ReplayConfig(bag=fleet, progress=False), [fleet / "short", victim, fleet / "medium"])
-    results, _ = run_fleet(tasks, model, _KillOnStart(tasks, threading.Event(), False), use_ray=True, jobs=2)
+    progress = _KillOnStart(tasks, threading.Event(), False)
+    results, _ = run_fleet(tasks, [model], progress, use_ray=True, jobs=2)
     failed: BagResult = results[1]
     assert failed.status is BagStatus.FAILED and "Ray worker died" in str(failed.reason), failed.reason
     assert [r.status for r in results[::2]] == [BagStatus.DONE, BagStatus.DONE]

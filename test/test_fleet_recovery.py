@@ -65,7 +65,7 @@ def test_a_killed_worker_leaves_a_readable_output_bag(
     tasks = plan(cfg, [bags["short"], bags["victim"], bags["other"]])
     model = ModelSpec(str(tiny_onnx), "onnxruntime", "fp32", threads=1)
     progress = _KillAfterFrames(tasks, threading.Event(), False)
-    results, _ = run_fleet(tasks, model, progress, jobs=2)
+    results, _ = run_fleet(tasks, [model], progress, jobs=2)
     assert progress.killed
 
     victim = results[1]

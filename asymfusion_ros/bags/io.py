@@ -303,6 +303,12 @@ class BagWriter:
         conn = self.add_topic(topic, msgtype, latched=latched)
         self.write_raw(conn, typestore().serialize_cdr(msg, msgtype), stamp_ns)
 
+    def copy(self, message: BagMessage, store: Typestore, *, latched: bool = False) -> None:
+        """Store a message of another bag as recorded: its CDR, its log time; ``store`` is that
+        bag's typestore (the definition of a type not in ours)."""
+        conn = self.add_topic(message.topic, message.msgtype, store=store, latched=latched)
+        self.write_raw(conn, message.raw, message.log_ns)
+
     def write_raw(self, conn: Connection, data: bytes | memoryview, stamp_ns: int) -> None:
         """Store already serialised CDR ``data`` (copying a topic from another bag)."""
         self._writer.write(conn, stamp_ns, data)

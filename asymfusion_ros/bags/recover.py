@@ -58,11 +58,7 @@ def _copy(source_path: Path, target_path: Path, fmt: BagFormat) -> int:
     count = 0
     with BagReader(source_path) as source, BagWriter(target_path, fmt) as target:
         for message in source.messages():
-            latched = _latched(message.connection)
-            conn = target.add_topic(
-                message.topic, message.msgtype, store=source.reader.typestore, latched=latched
-            )
-            target.write_raw(conn, message.raw, message.log_ns)
+            target.copy(message, source.reader.typestore, latched=_latched(message.connection))
             count += 1
     if count == 0:
         raise BagReadError(f"no message of {source_path} could be read")

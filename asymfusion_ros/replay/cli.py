@@ -30,20 +30,18 @@ from asymfusion_ros.bags import BagFormat, BagReadError, TopicChoiceError
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.inference.errors import BackendError
 from asymfusion_ros.registration import DepthRegistration
-from asymfusion_ros.replay.comparison import model_names
+from asymfusion_ros.replay.comparison import run_names
 from asymfusion_ros.replay.comparison import summary_lines as comparison_lines
 from asymfusion_ros.replay.fleet import FleetProgress, NoBag, find_bags, not_replayed, plan, run_fleet
 from asymfusion_ros.replay.fleet_ray import RayUnavailableError
 from asymfusion_ros.replay.fleet_report import (
-    ComparedModel,
+    FleetModel,
     fleet_comparison,
-    fleet_json,
-    merge,
+    model_fleet_report,
     status_lines,
     with_bags,
-    write_fleet_report,
 )
-from asymfusion_ros.replay.report import ReplayReport, summary_lines
+from asymfusion_ros.replay.report import summary_lines
 from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
 from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, replayed
 from asymfusion_ros.ros.params import Settings
@@ -198,20 +196,21 @@ def run(args: argparse.Namespace) -> int:
         return _fail(2, f"--ray took {args.ray} for its address: put the bags first, or write --ray=ADDRESS")
     if cfg.out is not None and cfg.out.exists():
         return _fail(2, f"{cfg.out} exists already, not overwriting")
+    given = args.model or [cfg.node.model]
     try:
-        models, files = _model_specs(args.model or ["default"], cfg.node)
+        models, files = _model_specs(given, cfg.node)
     except _UsageError as err:
         return _fail(2, str(err))
     segmenters = []
-    for given, model in zip(args.model or ["default"], models, strict=True):
+    for name, model in zip(given, models, strict=True):
         try:
             segmenters.append(model.load())
         except BackendError as err:
-            return _fail(1, f"cannot load model {given}: {err}")
+            return _fail(1, f"cannot load model {name}: {err}")
     bags, others = find_bags(args.bag)
     if args.ray is not None or len(args.bag) > 1 or bags != args.bag:  # else one bag, replayed as ever
         return _run_many(args, cfg, bags, others, models, segmenters)
-    names = model_names([m.path for m in models]) if len(models) > 1 else [""]
+    names = run_names([m.path for m in models])
     named = [NamedSegmenter(*model) for model in zip(names, files, segmenters, strict=True)]
     stop = threading.Event()
     try:
@@ -291,8 +290,8 @@ def _run_many(
     threads = 1 if use_ray else (max(1, cores // jobs) if jobs > 1 else None)
     if cfg.out is not None:
         cfg.out.mkdir(parents=True)
-    names = model_names([m.path for m in models]) if len(models) > 1 else []
-    tasks = plan(cfg, bags, names)
+    names, compare = run_names([m.path for m in models]), len(models) > 1
+    tasks = plan(cfg, bags, names if compare else ())
     stop = threading.Event()
     progress = FleetProgress(tasks, stop, cfg.progress)
     try:
@@ -306,25 +305,14 @@ def _run_many(
     finally:
         progress.close()
     results += not_replayed(cfg, others, len(tasks))
-    if names:
-        compared = [
-            ComparedModel(name, Path(m.path).name, m.backend, s.classes.names)
-            for name, m, s in zip(names, models, segmenters, strict=True)
-        ]
-        data = fleet_comparison(results, compared, wall_s, cfg.report_dir, cfg.overlays)
+    fleet_models = [
+        FleetModel(name, Path(m.path).name, m.backend, s.classes.names)
+        for name, m, s in zip(names, models, segmenters, strict=True)
+    ]
+    if compare:
+        data = fleet_comparison(results, fleet_models, wall_s, cfg.report_dir, cfg.overlays)
         lines = comparison_lines(data)
     else:
-        total = _merged(results, models[0], segmenters[0], wall_s)
-        if cfg.report_dir is not None:
-            data = write_fleet_report(total, results, cfg.report_dir, cfg.overlays)
-        else:
-            data = fleet_json(total, results, None)
+        total, data = model_fleet_report(results, fleet_models[0], wall_s, cfg.report_dir, cfg.overlays)
         lines = summary_lines(total)
     return _finish(args, data, lines, results)
-
-
-def _merged(results: list[BagResult], model: ModelSpec, segmenter: Segmenter, wall_s: float) -> ReplayReport:
-    backend = next((r.report.backend for r in results if r.report is not None), model.backend)
-    total = merge(results, model=Path(model.path).name, backend=backend, class_names=segmenter.classes.names)
-    total.wall_s = wall_s
-    return total

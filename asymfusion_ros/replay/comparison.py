@@ -75,6 +75,12 @@ def model_names(paths: Sequence[str | Path]) -> list[str]:
     return names
 
 
+def run_names(paths: Sequence[str | Path]) -> list[str]:
+    """Each model's name in a run: :func:`model_names` when several are compared; a model alone
+    is unnamed (""), its outputs and report where a replay without comparison puts them."""
+    return model_names(paths) if len(paths) > 1 else [""]
+
+
 def model_entry(
     name: str, data: dict[str, Any], agreement: LabelAgreement, folder: str | None
 ) -> dict[str, Any]:

@@ -33,9 +33,7 @@ from asymfusion_ros.replay.task import (
     BagResult,
     BagStatus,
     BagTask,
-    Models,
     ModelSpec,
-    as_models,
     died,
     not_run,
     run_bag,
@@ -74,40 +72,37 @@ class NoBag(NamedTuple):
     reason: str
 
 
-def _no_bag(path: Path) -> NoBag | None:
-    """Why ``path`` (a bag given by name, not a folder) cannot be a bag; None when it may be."""
+def _bags_in(path: Path) -> list[Path] | NoBag:
+    """The bags a path given holds (itself, when it is one), or why it holds none. A file named
+    as a bag is the bag's to refuse when replayed."""
+    kinds = ", ".join(BAG_SUFFIXES)
+    if path.is_dir():
+        try:
+            inside = [path] if is_bag_dir(path) else list(_bags_under(path))
+        except OSError as err:  # a folder we may not list
+            return NoBag(path, BagStatus.FAILED, f"cannot search it: {err}")
+        return inside or NoBag(path, BagStatus.EMPTY, f"no bag in it ({kinds}, rosbag2 folder)")
     if not path.exists():
         return NoBag(path, BagStatus.FAILED, "no such file or folder")
     if not path.is_file():
         return NoBag(path, BagStatus.NOT_A_BAG, "neither a file nor a folder")
     if path.suffix not in BAG_SUFFIXES:
-        return NoBag(path, BagStatus.NOT_A_BAG, f"not a {', '.join(BAG_SUFFIXES)} file nor a rosbag2 folder")
-    return None
+        return NoBag(path, BagStatus.NOT_A_BAG, f"not a {kinds} file nor a rosbag2 folder")
+    return [path]
 
 
 def find_bags(paths: Sequence[Path]) -> tuple[list[Path], list[NoBag]]:
     """The bags: each path that is a bag, and every bag under each folder given, once each; and
     each path that gave none, with why (missing, not a bag, an empty folder), so that every
-    path given is accounted for. A file named as a bag is the bag's to refuse when replayed.
+    path given is accounted for.
     """
     found: dict[Path, Path] = {}
     others = []
     for path in paths:
-        if not path.is_dir():
-            if (problem := _no_bag(path)) is not None:
-                others.append(problem)
-                continue
-            inside = [path]
-        else:
-            try:
-                inside = [path] if is_bag_dir(path) else list(_bags_under(path))
-            except OSError as err:  # a folder we may not list
-                others.append(NoBag(path, BagStatus.FAILED, f"cannot search it: {err}"))
-                continue
-            if not inside:
-                others.append(
-                    NoBag(path, BagStatus.EMPTY, "no bag in it (.mcap, .db3, .bag, rosbag2 folder)")
-                )
+        inside = _bags_in(path)
+        if isinstance(inside, NoBag):
+            others.append(inside)
+            continue
         for bag in inside:
             found.setdefault(bag.resolve(), bag)
     return list(found.values()), others
@@ -376,7 +371,7 @@ def run_in_processes(
 
 def run_fleet(
     tasks: Sequence[BagTask],
-    models: Models,
+    models: Sequence[ModelSpec],
     progress: FleetProgress,
     *,
     jobs: int = 1,
@@ -390,7 +385,6 @@ def run_fleet(
     for the run on loopback with ``jobs`` CPUs; else ``jobs`` worker processes, or this one.
     """
     t0 = time.perf_counter()
-    models = as_models(models)
     if use_ray:
         from asymfusion_ros.replay.fleet_ray import run_on_ray
 

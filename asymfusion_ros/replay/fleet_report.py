@@ -236,13 +236,26 @@ def write_fleet_report(
     return data
 
 
-class ComparedModel(NamedTuple):
-    """A model of a fleet comparison: its name (its report folder), file name, backend and classes."""
+class FleetModel(NamedTuple):
+    """A model of a fleet run: its name (comparing: its report folder; alone: ""), file name,
+    backend (as asked: the bags' reports say the one used) and classes."""
 
     name: str
     file: str
     backend: str
     class_names: tuple[str, ...]
+
+
+def model_fleet_report(
+    results: list[BagResult], model: FleetModel, wall_s: float, report_dir: Path | None, worst_count: int
+) -> tuple[ReplayReport, dict[str, Any]]:
+    """One model's fleet report: its bags merged, written to ``report_dir`` when given; and its JSON."""
+    backend = next((r.report.backend for r in results if r.report is not None), model.backend)
+    total = merge(results, model=model.file, backend=backend, class_names=model.class_names)
+    total.wall_s = wall_s
+    if report_dir is None:
+        return total, fleet_json(total, results, None)
+    return total, write_fleet_report(total, results, report_dir, worst_count)
 
 
 def alone(results: list[BagResult], index: int) -> list[BagResult]:
@@ -255,7 +268,7 @@ def alone(results: list[BagResult], index: int) -> list[BagResult]:
 
 def fleet_comparison(
     results: list[BagResult],
-    models: Sequence[ComparedModel],
+    models: Sequence[FleetModel],
     wall_s: float,
     report_dir: Path | None,
     worst_count: int,
@@ -268,12 +281,8 @@ def fleet_comparison(
             agreement.add(result.comparison.agreement)
     entries = []
     for index, model in enumerate(models):
-        own = alone(results, index)
-        backend = next((r.report.backend for r in own if r.report is not None), model.backend)
-        total = merge(own, model=model.file, backend=backend, class_names=model.class_names)
-        total.wall_s = wall_s
         folder = report_dir / MODELS_DIR / model.name if report_dir is not None else None
-        data = write_fleet_report(total, own, folder, worst_count) if folder else fleet_json(total, own, None)
+        _, data = model_fleet_report(alone(results, index), model, wall_s, folder, worst_count)
         entries.append(model_entry(model.name, data, agreement, relative_folder(folder, report_dir)))
     comparison = comparison_json(entries, agreement)
     if report_dir is not None:

@@ -212,8 +212,7 @@ class Replay:
         """Copy an input to the output bag: its CDR as recorded, or a ROS 1 message converted."""
         assert self.writer is not None
         if not bag.is_ros1:
-            conn = self.writer.add_topic(message.topic, message.msgtype, store=bag.reader.typestore)
-            self.writer.write_raw(conn, message.raw, message.log_ns)
+            self.writer.copy(message, bag.reader.typestore)
             return
         if message.topic in self.not_copied:
             return

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from asymfusion_ros.bags import BagReadError
 from asymfusion_ros.bags.recover import Recovered, Recovery, recover_bag
 from asymfusion_ros.inference.errors import BackendError
-from asymfusion_ros.replay.comparison import Comparison, model_names
+from asymfusion_ros.replay.comparison import Comparison, run_names
 from asymfusion_ros.replay.report import ReplayReport
 from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
 
@@ -62,15 +62,6 @@ class ModelSpec:
     def load(self) -> Segmenter:
         """This process's segmenter for the spec, loaded on first use (BackendError if it cannot be)."""
         return _segmenter(self)
-
-
-Models = ModelSpec | Sequence[ModelSpec]
-"""One model, or several to compare on the same frames."""
-
-
-def as_models(models: Models) -> tuple[ModelSpec, ...]:
-    """The models of a run as a tuple (one given alone is one of one)."""
-    return (models,) if isinstance(models, ModelSpec) else tuple(models)
 
 
 @cache
@@ -175,10 +166,9 @@ class _Counter:
             self.stop.set()
 
 
-def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
+def run_bag(task: BagTask, models: Sequence[ModelSpec], channel: Channel) -> BagResult:
     """Replay ``task``'s bag with this process's models (every model on every frame, each frame
     decoded once); a failure of the bag is a result, not an error."""
-    models = as_models(models)
     if channel.stop_requested():
         return not_run(task)
     stop = threading.Event()
@@ -188,9 +178,8 @@ def run_bag(task: BagTask, models: Models, channel: Channel) -> BagResult:
         channel.started(task.index, expected)
         yield _Counter(channel, task.index, stop)
 
-    names = model_names([model.path for model in models]) if len(models) > 1 else [""]
     loaded = []
-    for name, model in zip(names, models, strict=True):
+    for name, model in zip(run_names([model.path for model in models]), models, strict=True):
         try:
             loaded.append(NamedSegmenter(name, Path(model.path).name, model.load()))
         except BackendError as err:
