@@ -31,11 +31,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from asymfusion_ros.classes import ClassSet, load_classes
 from asymfusion_ros.export.exporter import (
-    CONFIDENCE_TOLERANCE,
-    LABEL_AGREEMENT_MIN,
     ExportError,
     ParityReport,
     describe_bundle,
+    drop_unused_opsets,
     fold_static_shapes,
     parity_inputs,
 )
@@ -400,10 +399,7 @@ def _assemble(
     front = onnx.compose.merge_models(pre, net, io_map=feeds, inputs=list(INPUT_NAMES))
     src = NET_PREFIX + output.name
     model = onnx.compose.merge_models(front, post, io_map=[(src, src)], outputs=list(OUTPUT_NAMES))
-    used = {node.domain for node in model.graph.node} | {""}
-    kept = {o.domain: o for o in model.opset_import if o.domain in used}  # each part listed its own
-    del model.opset_import[:]
-    model.opset_import.extend(kept.values())
+    drop_unused_opsets(model)  # each part listed its own
     return model
 
 
@@ -481,11 +477,7 @@ def import_onnx(
     frames = [*parity_inputs(input_size), *(check_frames(input_size) if check_frames else ())]
     parity = check_import_parity(data, source, spec, output, frames)
     if not parity.ok:
-        raise ExportError(
-            f"bundle vs {source} parity failed: labels agree on {parity.label_agreement:.4%} "
-            f"(need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by up to "
-            f"{parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
-        )
+        raise ExportError(f"bundle vs {source} parity failed: {parity.shortfall()}")
     return ImportResult(write_atomically(out_path, data), info, warning, parity, source_opset)
 
 
