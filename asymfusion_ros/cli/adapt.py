@@ -19,7 +19,8 @@ import time
 from itertools import islice
 from pathlib import Path
 
-from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
+from asymfusion_ros.cli.args import add_depth_scale_argument
+from asymfusion_ros.cli.frame_sources import camera_frames
 from asymfusion_ros.resources import ResourceError, resolve_model
 
 EXAMPLES: tuple[str, ...] = (
