@@ -194,15 +194,19 @@ def _keep_both_inputs(model: onnx.ModelProto, input_size: tuple[int, int]) -> No
     The bundle contract is one interface for every model, so callers never branch on the
     scheme; an unused graph input is valid ONNX and costs nothing.
     """
-    height, width = input_size
-    expected = {
-        "rgb": onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.UINT8, [1, height, width, 3]),
-        "depth": onnx.helper.make_tensor_value_info("depth", onnx.TensorProto.FLOAT, [1, height, width]),
-    }
     present = {i.name: i for i in model.graph.input}
-    ordered = [present.get(name, expected[name]) for name in INPUT_NAMES]
+    ordered = [present.get(info.name, info) for info in bundle_inputs(input_size)]
     del model.graph.input[:]
     model.graph.input.extend(ordered)
+
+
+def bundle_inputs(input_size: tuple[int, int]) -> list[onnx.ValueInfoProto]:
+    """The bundle's inputs, in INPUT_NAMES order: ``rgb`` uint8 [1,H,W,3], ``depth`` float32 [1,H,W]."""
+    height, width = input_size
+    return [
+        onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.UINT8, [1, height, width, 3]),
+        onnx.helper.make_tensor_value_info("depth", onnx.TensorProto.FLOAT, [1, height, width]),
+    ]
 
 
 def export_onnx(
