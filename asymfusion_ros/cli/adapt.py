@@ -19,7 +19,8 @@ import time
 from itertools import islice
 from pathlib import Path
 
-from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
+from asymfusion_ros.cli.args import add_depth_scale_argument
+from asymfusion_ros.cli.frame_sources import camera_frames
 from asymfusion_ros.resources import ResourceError, resolve_model
 
 EXAMPLES: tuple[str, ...] = (
@@ -101,13 +102,11 @@ def _usage_error(args: argparse.Namespace) -> str | None:
 
 def _checkpoint(model: str) -> Path:
     """The checkpoint to adapt; a bundle is refused with the shipped checkpoint's path."""
-    try:
-        shipped = resolve_model("default", suffixes=(".pt",))
-    except ResourceError:
-        shipped = None
-    where = f"; the shipped one is {shipped}" if shipped else ""
-    path = Path(model).expanduser()
-    if path.suffix in (".onnx", ".engine", ".plan"):
+    if Path(model).suffix in (".onnx", ".engine", ".plan"):
+        try:
+            where = f"; the shipped one is {resolve_model('default', suffixes=('.pt',))}"
+        except ResourceError:
+            where = ""
         raise ResourceError(
             f"{model} is a deployed bundle; adaptation needs the .pt training checkpoint{where}"
         )

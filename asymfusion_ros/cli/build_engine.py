@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asymfusion_ros.bags.io import BagReadError
-from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
+from asymfusion_ros.cli.args import add_depth_scale_argument
+from asymfusion_ros.cli.frame_sources import camera_frames
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.base import Precision
 from asymfusion_ros.inference.errors import BackendError, EngineBuildError

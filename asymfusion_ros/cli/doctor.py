@@ -141,20 +141,20 @@ def check_tensorrt() -> Check:
     if importlib.util.find_spec("tensorrt") is None:
         fix = "only for NVIDIA GPUs: JetPack 5.1+ ships it; on x86, NVIDIA's tensorrt wheels"
         return Check("tensorrt", Mark.ABSENT, "not installed", fix)
-    from asymfusion_ros.inference.tensorrt.settings import TENSORRT_FLOOR, tensorrt_supported
+    from asymfusion_ros.inference.tensorrt.settings import TENSORRT_FLOOR, below_floor
 
     try:
         import tensorrt
     except (ImportError, OSError) as err:
         return Check("tensorrt", Mark.FAIL, f"does not import: {err}", "reinstall it for this Python")
     found = getattr(tensorrt, "__version__", "?")
-    if tensorrt_supported(tensorrt):
+    too_old = below_floor(tensorrt)
+    if too_old is None:
         return Check(
             "tensorrt", Mark.OK, f"TensorRT {found} (floor {TENSORRT_FLOOR})", data={"version": found}
         )
     fix = f"JetPack 5.1 or newer (TensorRT {TENSORRT_FLOOR}+); until then `auto` runs ONNX Runtime"
-    detail = f"TensorRT {found} is older than the {TENSORRT_FLOOR} floor"
-    return Check("tensorrt", Mark.FAIL, detail, fix, data={"version": found})
+    return Check("tensorrt", Mark.FAIL, too_old, fix, data={"version": found})
 
 
 def check_gpu() -> Check:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from asymfusion_ros.bags.io import BagReadError
-from asymfusion_ros.cli.frame_sources import add_depth_scale_argument, camera_frames
+from asymfusion_ros.cli.args import add_depth_scale_argument
+from asymfusion_ros.cli.frame_sources import camera_frames
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.export.exporter import DEFAULT_OPSET, ExportError, export_onnx
 

@@ -1,8 +1,9 @@
 """Calibration frames from whatever the user names: a folder, a rosbag, or a dataset spec.
 
 ``asymfusion build-engine --calib`` (TensorRT INT8), ``asymfusion export --int8 --calib``
-(ONNX Runtime static quantisation) and ``asymfusion adapt --data`` (BatchNorm statistics of a
-new camera) read their frames here, so all take the same sources:
+(ONNX Runtime static quantisation), ``asymfusion adapt --data`` (BatchNorm statistics of a
+new camera) and ``asymfusion import --check-frames`` (parity on real frames) read their frames
+here, so all take the same sources (and ``cli/args.py``'s ``--depth-scale``):
 a folder in the ``rgb/ depth/`` layout (``data/folder.py``), a rosbag whose colour and depth
 are paired as the node pairs them (``bags/frames.py``), or a dataset spec such as
 ``synthetic`` or ``nyudv2:PATH?depth_scale=5000`` (``data.open_dataset``).
@@ -10,7 +11,6 @@ are paired as the node pairs them (``bags/frames.py``), or a dataset spec such a
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,21 +19,6 @@ from asymfusion_ros.data import open_dataset
 from asymfusion_ros.data.folder import RGBDFolder
 from asymfusion_ros.data.sample import DatasetError
 from asymfusion_ros.inference.letterbox import Frame
-
-DEFAULT_DEPTH_SCALE = 0.001
-"""Metres per unit of 16-bit depth: millimetres, as most RGB-D drivers publish."""
-
-
-def add_depth_scale_argument(
-    parser: argparse.ArgumentParser, what: str = "a folder's 16-bit depth images or a bag's 16UC1 depth"
-) -> None:
-    """``--depth-scale``, as every command that reads frames here takes it."""
-    parser.add_argument(
-        "--depth-scale",
-        type=float,
-        default=DEFAULT_DEPTH_SCALE,
-        help=f"metres per unit of {what} ({DEFAULT_DEPTH_SCALE}: mm)",
-    )
 
 
 def camera_frames(

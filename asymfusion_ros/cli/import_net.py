@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from asymfusion_ros.cli.args import image_size
+from asymfusion_ros.cli.args import add_depth_scale_argument, image_size
 from asymfusion_ros.export.exporter import ExportError
 from asymfusion_ros.export.import_spec import PRESETS, ChannelOrder, DepthMode, DepthUnit, ImportSpec, preset
 from asymfusion_ros.export.importer import AUTO, import_onnx
@@ -109,13 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check-count", type=int, default=8, metavar="N", help="how many --check-frames to read (default 8)"
     )
-    parser.add_argument(
-        "--depth-scale",
-        type=float,
-        default=0.001,
-        metavar="M",
-        help="metres per unit of --check-frames 16-bit depth (0.001: mm)",
-    )
+    add_depth_scale_argument(parser, "--check-frames 16-bit depth")
 
 
 def _spec(args: argparse.Namespace) -> ImportSpec:

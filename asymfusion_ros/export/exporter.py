@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import tempfile
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -47,6 +48,10 @@ class ExportError(RuntimeError):
     """A checkpoint could not be exported, or its bundle failed a check (the file is not written)."""
 
 
+Outputs = tuple[np.ndarray, np.ndarray]
+"""A bundle's (labels, confidence), or the reference's it is checked against."""
+
+
 class ParityReport(NamedTuple):
     """ONNX Runtime vs PyTorch on the same inputs."""
 
@@ -57,6 +62,24 @@ class ParityReport(NamedTuple):
     def ok(self) -> bool:
         labels_ok = self.label_agreement >= LABEL_AGREEMENT_MIN
         return labels_ok and self.max_confidence_diff <= CONFIDENCE_TOLERANCE
+
+    @classmethod
+    def over(cls, outputs: Iterable[tuple[Outputs, Outputs]]) -> ParityReport:
+        """Agreement over (ours, reference) pairs of (labels, confidence) arrays of equal size."""
+        same = total = 0
+        worst = 0.0
+        for (labels, confidence), (ref_labels, ref_confidence) in outputs:
+            same += int((labels == ref_labels).sum())
+            total += labels.size
+            worst = max(worst, float(np.abs(confidence - ref_confidence).max()))
+        return cls(same / total, worst)
+
+    def shortfall(self) -> str:
+        """What falls short of the bounds, for the error that refuses the bundle."""
+        return (
+            f"labels agree on {self.label_agreement:.4%} (need {LABEL_AGREEMENT_MIN:.1%}), confidence "
+            f"differs by up to {self.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
+        )
 
 
 def parity_inputs(
@@ -91,16 +114,15 @@ def check_parity(
 
     source = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
-    same = total = 0
-    worst = 0.0
-    for rgb, depth in parity_inputs(input_size):
-        with torch.inference_mode():
-            labels_t, conf_t = segmenter(torch.from_numpy(rgb)[None], torch.from_numpy(depth)[None])
-        labels_o, conf_o = session.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
-        same += int((labels_t.numpy() == labels_o).sum())
-        total += labels_o.size
-        worst = max(worst, float(np.abs(conf_t.numpy() - conf_o).max()))
-    return ParityReport(same / total, worst)
+
+    def outputs() -> Iterator[tuple[Outputs, Outputs]]:
+        for rgb, depth in parity_inputs(input_size):
+            labels_o, conf_o = session.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
+            with torch.inference_mode():
+                labels_t, conf_t = segmenter(torch.from_numpy(rgb)[None], torch.from_numpy(depth)[None])
+            yield (labels_o, conf_o), (labels_t.numpy(), conf_t.numpy())
+
+    return ParityReport.over(outputs())
 
 
 def deployment_form(segmenter: DeployedSegmenter, fold_bn: bool) -> DeployedSegmenter:
@@ -154,11 +176,16 @@ def fold_static_shapes(exported: bytes) -> onnx.ModelProto:
         options.optimized_model_filepath = str(Path(tmp) / "folded.onnx")
         ort.InferenceSession(exported, options, providers=["CPUExecutionProvider"])
         model = onnx.load(options.optimized_model_filepath)
-    used = {node.domain for node in model.graph.node} | {""}
-    kept = [o for o in model.opset_import if o.domain in used]  # ORT lists every domain it knows
-    del model.opset_import[:]
-    model.opset_import.extend(kept)
+    drop_unused_opsets(model)  # ORT lists every domain it knows
     return model
+
+
+def drop_unused_opsets(model: onnx.ModelProto) -> None:
+    """Keep one opset import per domain a node uses, and the default domain's."""
+    used = {node.domain for node in model.graph.node} | {""}
+    kept = {o.domain: o for o in model.opset_import if o.domain in used}
+    del model.opset_import[:]
+    model.opset_import.extend(kept.values())
 
 
 def _keep_both_inputs(model: onnx.ModelProto, input_size: tuple[int, int]) -> None:
@@ -167,15 +194,19 @@ def _keep_both_inputs(model: onnx.ModelProto, input_size: tuple[int, int]) -> No
     The bundle contract is one interface for every model, so callers never branch on the
     scheme; an unused graph input is valid ONNX and costs nothing.
     """
-    height, width = input_size
-    expected = {
-        "rgb": onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.UINT8, [1, height, width, 3]),
-        "depth": onnx.helper.make_tensor_value_info("depth", onnx.TensorProto.FLOAT, [1, height, width]),
-    }
     present = {i.name: i for i in model.graph.input}
-    ordered = [present.get(name, expected[name]) for name in INPUT_NAMES]
+    ordered = [present.get(info.name, info) for info in bundle_inputs(input_size)]
     del model.graph.input[:]
     model.graph.input.extend(ordered)
+
+
+def bundle_inputs(input_size: tuple[int, int]) -> list[onnx.ValueInfoProto]:
+    """The bundle's inputs, in INPUT_NAMES order: ``rgb`` uint8 [1,H,W,3], ``depth`` float32 [1,H,W]."""
+    height, width = input_size
+    return [
+        onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.UINT8, [1, height, width, 3]),
+        onnx.helper.make_tensor_value_info("depth", onnx.TensorProto.FLOAT, [1, height, width]),
+    ]
 
 
 def export_onnx(
@@ -216,9 +247,7 @@ def export_onnx(
     parity = check_parity(segmenter, data, info.input_size)
     if not parity.ok:
         raise ExportError(
-            f"ONNX Runtime vs PyTorch parity failed for {checkpoint_path}: labels agree on "
-            f"{parity.label_agreement:.4%} (need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by "
-            f"up to {parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
+            f"ONNX Runtime vs PyTorch parity failed for {checkpoint_path}: {parity.shortfall()}"
         )
     return write_atomically(out_path, data)
 

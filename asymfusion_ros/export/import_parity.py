@@ -8,13 +8,13 @@ wrapper node shows as disagreement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from asymfusion_ros.export.exporter import ParityReport
+from asymfusion_ros.export.exporter import Outputs, ParityReport
 from asymfusion_ros.export.import_spec import ForeignOutput, ImportSpec, OutputKind, reference_inputs
 from asymfusion_ros.inference.letterbox import Frame
 from asymfusion_ros.inference.model_bundle import OUTPUT_NAMES
@@ -67,15 +67,13 @@ def check_import_parity(
     providers = ["CPUExecutionProvider"]
     ours = ort.InferenceSession(bundle, providers=providers)
     theirs = ort.InferenceSession(str(source), providers=providers)
-    same = total = 0
-    worst = 0.0
-    for rgb, depth in frames:
-        labels, confidence = ours.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
-        ref_labels, ref_confidence = reference_outputs(theirs, spec, output, rgb, depth)
-        same += int((labels[0] == ref_labels).sum())
-        total += ref_labels.size
-        worst = max(worst, float(np.abs(confidence[0] - ref_confidence).max()))
-    return ParityReport(same / total, worst)
+
+    def outputs() -> Iterator[tuple[Outputs, Outputs]]:
+        for rgb, depth in frames:
+            labels, confidence = ours.run(list(OUTPUT_NAMES), {"rgb": rgb[None], "depth": depth[None]})
+            yield (labels[0], confidence[0]), reference_outputs(theirs, spec, output, rgb, depth)
+
+    return ParityReport.over(outputs())
 
 
 __all__ = ["check_import_parity", "reference_outputs"]

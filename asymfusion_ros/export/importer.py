@@ -31,11 +31,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from asymfusion_ros.classes import ClassSet, load_classes
 from asymfusion_ros.export.exporter import (
-    CONFIDENCE_TOLERANCE,
-    LABEL_AGREEMENT_MIN,
     ExportError,
     ParityReport,
+    bundle_inputs,
     describe_bundle,
+    drop_unused_opsets,
     fold_static_shapes,
     parity_inputs,
 )
@@ -111,6 +111,12 @@ def resolve_inputs(spec: ImportSpec, names: Sequence[str], source: str) -> Impor
     return replace(spec, rgb_input=rgb, depth_input=depth)
 
 
+def _declared_inputs(spec: ImportSpec) -> list[tuple[str, int]]:
+    """(name, channels) of each foreign input the (resolved) spec declares."""
+    pairs = ((spec.rgb_input, RGB_CHANNELS), (spec.depth_input, DEPTH_CHANNELS))
+    return [(name, channels) for name, channels in pairs if name]
+
+
 def _dims(value: onnx.ValueInfoProto) -> list[int | None]:
     return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
 
@@ -121,9 +127,7 @@ def _input_size(
     """The (H, W) of every foreign input: static in the graph, or ``size`` for dynamic dims."""
     inputs = _graph_inputs(model)
     sizes: set[tuple[int, int]] = set()
-    for name, channels in ((spec.rgb_input, RGB_CHANNELS), (spec.depth_input, DEPTH_CHANNELS)):
-        if not name:
-            continue
+    for name, channels in _declared_inputs(spec):
         value = inputs[name]
         if value.type.tensor_type.elem_type != TensorProto.FLOAT:
             elem = TensorProto.DataType.Name(value.type.tensor_type.elem_type)
@@ -154,12 +158,11 @@ def _input_size(
 
 def _fix_input_dims(model: onnx.ModelProto, spec: ImportSpec, input_size: tuple[int, int]) -> None:
     inputs = _graph_inputs(model)
-    for name, channels in ((spec.rgb_input, RGB_CHANNELS), (spec.depth_input, DEPTH_CHANNELS)):
-        if name:
-            dims = inputs[name].type.tensor_type.shape.dim
-            for dim, value in zip(dims, (1, channels, *input_size), strict=True):
-                dim.Clear()
-                dim.dim_value = value
+    for name, channels in _declared_inputs(spec):
+        dims = inputs[name].type.tensor_type.shape.dim
+        for dim, value in zip(dims, (1, channels, *input_size), strict=True):
+            dim.Clear()
+            dim.dim_value = value
     for output in model.graph.output:  # re-inferred from the now static inputs
         output.type.tensor_type.ClearField("shape")
     del model.graph.value_info[:]
@@ -301,11 +304,7 @@ def _preprocess_graph(spec: ImportSpec, input_size: tuple[int, int], opset: int)
             helper.make_node("Unsqueeze", ["pre/depth_v", "pre/axes"], [out]),
         ]
         outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, 1, height, width]))
-    inputs = [
-        helper.make_tensor_value_info("rgb", TensorProto.UINT8, [1, height, width, 3]),
-        helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, height, width]),
-    ]
-    graph = helper.make_graph(nodes, "import_preprocess", inputs, outputs)
+    graph = helper.make_graph(nodes, "import_preprocess", bundle_inputs(input_size), outputs)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -400,10 +399,7 @@ def _assemble(
     front = onnx.compose.merge_models(pre, net, io_map=feeds, inputs=list(INPUT_NAMES))
     src = NET_PREFIX + output.name
     model = onnx.compose.merge_models(front, post, io_map=[(src, src)], outputs=list(OUTPUT_NAMES))
-    used = {node.domain for node in model.graph.node} | {""}
-    kept = {o.domain: o for o in model.opset_import if o.domain in used}  # each part listed its own
-    del model.opset_import[:]
-    model.opset_import.extend(kept.values())
+    drop_unused_opsets(model)  # each part listed its own
     return model
 
 
@@ -481,11 +477,7 @@ def import_onnx(
     frames = [*parity_inputs(input_size), *(check_frames(input_size) if check_frames else ())]
     parity = check_import_parity(data, source, spec, output, frames)
     if not parity.ok:
-        raise ExportError(
-            f"bundle vs {source} parity failed: labels agree on {parity.label_agreement:.4%} "
-            f"(need {LABEL_AGREEMENT_MIN:.1%}), confidence differs by up to "
-            f"{parity.max_confidence_diff:.2e} (need <= {CONFIDENCE_TOLERANCE:.0e})"
-        )
+        raise ExportError(f"bundle vs {source} parity failed: {parity.shortfall()}")
     return ImportResult(write_atomically(out_path, data), info, warning, parity, source_opset)
 
 

@@ -44,11 +44,10 @@ def tensorrt_unusable_reason() -> str | None:
         import tensorrt
 
         from asymfusion_ros.inference.tensorrt.cuda_memory import cuda_api
-        from asymfusion_ros.inference.tensorrt.settings import TENSORRT_FLOOR, tensorrt_supported
+        from asymfusion_ros.inference.tensorrt.settings import below_floor
 
-        if not tensorrt_supported(tensorrt):
-            found = getattr(tensorrt, "__version__", "of unknown version")
-            return f"TensorRT {found} is older than the {TENSORRT_FLOOR} floor"
+        if too_old := below_floor(tensorrt):
+            return too_old
         cuda_api()
     except (ImportError, OSError) as err:
         return f"`import tensorrt` fails: {err}"

@@ -31,6 +31,15 @@ def tensorrt_supported(trt: Any) -> bool:
     return hasattr(trt.ICudaEngine, "num_io_tensors")
 
 
+def below_floor(trt: Any) -> str | None:
+    """Why an imported ``tensorrt`` module is too old for this package, or None when it is not
+    (the words of ``auto``'s choice and of ``asymfusion doctor``)."""
+    if tensorrt_supported(trt):
+        return None
+    found = getattr(trt, "__version__", "of unknown version")
+    return f"TensorRT {found} is older than the {TENSORRT_FLOOR} floor"
+
+
 @dataclass(frozen=True)
 class BuilderSettings:
     """Builder flags to set and to clear (``BuilderFlag`` member names) and the workspace limit."""
