@@ -35,8 +35,8 @@ from asymfusion_ros.bags import BagWriter, typestore
 from asymfusion_ros.inference.pipeline import Segmenter
 from asymfusion_ros.replay.runner import ReplayConfig, replay
 from asymfusion_ros.ros import compressed, image_headers, messages, rvl
-from asymfusion_ros.ros.depth_input import CAMERA_INFO_SLACK, pixel_budget
-from asymfusion_ros.ros.messages import MessageError, OversizedInputError
+from asymfusion_ros.ros.depth_input import pixel_budget
+from asymfusion_ros.ros.messages import CAMERA_INFO_SLACK, MessageError, OversizedInputError
 from asymfusion_ros.ros.params import Settings
 from asymfusion_ros.ros.problems import Problem
 

@@ -44,6 +44,7 @@ from asymfusion_ros.replay.fleet_report import (
 from asymfusion_ros.replay.report import summary_lines
 from asymfusion_ros.replay.runner import NamedSegmenter, ReplayConfig, ReplayOptionError, replay_models
 from asymfusion_ros.replay.task import BagResult, BagStatus, BagTask, ModelSpec, replayed
+from asymfusion_ros.ros.messages import CAMERA_INFO_SLACK
 from asymfusion_ros.ros.params import Settings
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-input-pixels",
         type=int,
         default=Settings.max_input_pixels,
-        help="decode budget: a frame whose header claims more pixels (or more than 4x its "
+        help="decode budget: a frame whose header claims more pixels (or more than "
+        f"{CAMERA_INFO_SLACK}x its "
         "camera_info's) is skipped undecoded as oversized_input (the node's max_input_pixels; "
         f"default {Settings.max_input_pixels})",
     )

@@ -31,19 +31,15 @@ def is_compressed(msg: Any) -> bool:
     return hasattr(msg, "format") and not hasattr(msg, "encoding")
 
 
-CAMERA_INFO_SLACK = 4
-"""An image may claim at most this many times the pixels of its camera_info (2x each side)."""
-
-
 def pixel_budget(max_pixels: int, info: Any) -> int:
     """The decode budget of an image whose camera_info is ``info`` (None: not known yet).
 
-    ``max_pixels`` (the node's ``max_input_pixels``), and never more than CAMERA_INFO_SLACK
+    ``max_pixels`` (the node's ``max_input_pixels``), and never more than messages.CAMERA_INFO_SLACK
     times what a known camera_info declares: a frame far larger than its own calibration is a
     lie, and refused before it is decoded. A camera_info of size 0 (uncalibrated) says nothing.
     """
     declared = int(info.width) * int(info.height) if info is not None else 0
-    return min(max_pixels, CAMERA_INFO_SLACK * declared) if declared > 0 else max_pixels
+    return min(max_pixels, messages.CAMERA_INFO_SLACK * declared) if declared > 0 else max_pixels
 
 
 def decode_rgb(msg: Any, max_pixels: int) -> np.ndarray:

@@ -59,6 +59,9 @@ DEFAULT_MAX_INPUT_PIXELS = 4096 * 4096
 """The decode budget unless the caller gives one (the node's ``max_input_pixels``): about 50 MB
 of decoded RGB, 4x a 1920x1080 frame."""
 
+CAMERA_INFO_SLACK = 4
+"""An image may claim at most this many times the pixels of its camera_info (2x each side)."""
+
 
 def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     """Raise OversizedInputError when ``width`` x ``height`` (as a header claims it) is over ``max_pixels``.
@@ -69,7 +72,8 @@ def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     if width * height > max_pixels:
         raise OversizedInputError(
             f"{what} claims {width}x{height} = {width * height / 1e6:.1f} Mpx, "
-            f"over the decode budget of {max_pixels / 1e6:.1f} Mpx (max_input_pixels, or 4x the camera_info)"
+            f"over the decode budget of {max_pixels / 1e6:.1f} Mpx "
+            f"(max_input_pixels, or {CAMERA_INFO_SLACK}x the camera_info)"
         )
 
 

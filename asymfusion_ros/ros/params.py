@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from asymfusion_ros.inference.base import BackendKind, Precision
 from asymfusion_ros.registration import DepthRegistration
 from asymfusion_ros.ros.compressed import Transport
-from asymfusion_ros.ros.messages import DEFAULT_MAX_INPUT_PIXELS
+from asymfusion_ros.ros.messages import CAMERA_INFO_SLACK, DEFAULT_MAX_INPUT_PIXELS
 
 EXTRINSIC_SOURCES = ("tf_static", "parameter")
 """Where the depth->colour extrinsic of unregistered depth comes from (``extrinsic.source``)."""
@@ -112,7 +112,8 @@ PARAMS: tuple[Param, ...] = (
     Param("depth_scale", "16UC1 depth: metres per unit (0.001 = millimetres)", bounds=(0.0, 1.0),
           positive=True),
     Param("max_input_pixels", "decode budget: an image whose header claims more pixels (width x height), "
-          "or more than 4x its camera_info's, is refused undecoded (oversized_input)", bounds=(1, 2**30)),
+          f"or more than {CAMERA_INFO_SLACK}x its camera_info's, is refused undecoded (oversized_input)",
+          bounds=(1, 2**30)),
     Param("rgb_transport", "colour input: raw (rgb/image) or compressed (<rgb/image>/compressed)", True,
           choices=(Transport.RAW.value, Transport.COMPRESSED.value)),
     Param("depth_transport", "depth input: raw (depth/image) or compressedDepth "
